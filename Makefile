@@ -1,0 +1,41 @@
+# The two entry points the README gives: `make demo` and `make test`. Each builds its own
+# virtual environment from the exact pins in constraints.txt, so a fresh machine needs only
+# Python 3.11 and Java 17 (for PMML).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo convert-demo serve test lint typecheck clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+convert-demo: install
+	$(BIN)/python -m demo.build_models --repo models
+
+serve: install
+	$(BIN)/modelport serve --repo models --host $(HOST) --port $(PORT)
+
+demo: convert-demo serve
+
+lint: install
+	$(BIN)/ruff check model_repo converters gateway tests demo
+	$(BIN)/ruff format --check model_repo converters gateway tests demo
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -n 2 --dist loadgroup tests
+
+clean:
+	rm -rf $(VENV) models .pytest_cache .mypy_cache .ruff_cache

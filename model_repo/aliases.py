@@ -1,0 +1,119 @@
+"""Alias targets: a plain pointer to one version, or a weighted split between versions."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from model_repo.errors import InvalidArgument
+
+ALIAS_PATTERN = re.compile(r"^(?!\d+$)[A-Za-z0-9_-]{1,64}$")
+
+
+def check_alias_name(alias: str) -> str:
+    if not ALIAS_PATTERN.match(alias):
+        raise InvalidArgument(
+            f"alias {alias!r} is not valid: use 1-64 of [A-Za-z0-9_-], not all digits "
+            "(all-digit names are version numbers)"
+        )
+    return alias
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """Where an alias points: `version`, or `weights` (version -> percent, summing to 100)."""
+
+    version: int | None = None
+    weights: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.version is None) == (not self.weights):
+            raise InvalidArgument("an alias target needs exactly one of 'version' or 'weights'")
+        if self.version is not None and self.version < 1:
+            raise InvalidArgument(f"version must be a positive integer, got {self.version}")
+        if self.weights:
+            _check_weights(self.weights)
+
+    @property
+    def versions(self) -> tuple[int, ...]:
+        """Every version this target may route to."""
+        if self.version is not None:
+            return (self.version,)
+        return tuple(v for v, _ in self.weights)
+
+    def pick(self, key: str | None = None) -> int:
+        """The version for one request: hashed `key` makes the choice sticky, else random."""
+        if self.version is not None:
+            return self.version
+        if key is None:
+            point = random.random() * 100.0
+        else:
+            digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+            point = int.from_bytes(digest, "big") / 2**64 * 100.0
+        cumulative = 0
+        for version, weight in self.weights:
+            cumulative += weight
+            if point < cumulative:
+                return version
+        return self.weights[-1][0]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.version is not None:
+            return {"version": self.version}
+        return {"weights": {str(v): w for v, w in self.weights}}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AliasTarget:
+        """Parse `{"version": 2}` or `{"weights": {"2": 90, "3": 10}}`, naming what is wrong."""
+        if not isinstance(data, dict):
+            raise InvalidArgument(
+                'alias body must be an object: {"version": N} or {"weights": {...}}'
+            )
+        unknown = set(data) - {"version", "weights"}
+        if unknown:
+            raise InvalidArgument(f"unknown field(s) in alias body: {', '.join(sorted(unknown))}")
+        if "version" in data and "weights" in data:
+            raise InvalidArgument(
+                "alias body needs exactly one of 'version' or 'weights', not both"
+            )
+        if "version" in data:
+            return cls(version=_positive_int(data["version"], "version"))
+        weights = data.get("weights")
+        if not isinstance(weights, dict) or not weights:
+            raise InvalidArgument('alias body needs "version": N or a non-empty "weights" object')
+        pairs = tuple(
+            sorted((_positive_int(v, "weights key"), _weight(w, v)) for v, w in weights.items())
+        )
+        return cls(weights=pairs)
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidArgument(f"{what} must be a positive integer, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{what} must be a positive integer, got {value!r}") from None
+    if number < 1 or str(number) != str(value).strip():
+        raise InvalidArgument(f"{what} must be a positive integer, got {value!r}")
+    return number
+
+
+def _weight(value: Any, version: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"weight of version {version} must be an integer, got {value!r}")
+    return value
+
+
+def _check_weights(weights: tuple[tuple[int, int], ...]) -> None:
+    for version, weight in weights:
+        if weight < 0:
+            raise InvalidArgument(f"weight of version {version} is negative ({weight})")
+    total = sum(w for _, w in weights)
+    if total != 100:
+        raise InvalidArgument(f"split weights must sum to 100, they sum to {total}")
+    if len({v for v, _ in weights}) != len(weights):
+        raise InvalidArgument("split weights name a version twice")
