@@ -1,0 +1,84 @@
+"""The pieces every converter shares: the source model, the sample, the export result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from model_repo.manifest import Tolerance
+from model_repo.signature import Signature, TensorSpec
+
+Tensors = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """A trained model loaded from a file, with what we know about where it came from."""
+
+    framework: str  # "sklearn" | "torch" | "tensorflow"
+    obj: Any
+    path: Path
+    kind: str  # how it was stored: "skops", "joblib", "exported_program", "torchscript", ...
+    libraries: dict[str, str] = field(default_factory=dict)  # package -> version
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Inputs for the parity check, keyed and typed like the artifact's signature inputs."""
+
+    tensors: Tensors
+    source: str  # "file:<name>" or "synthesized:<how>"
+
+    @property
+    def rows(self) -> int:
+        return int(next(iter(self.tensors.values())).shape[0])
+
+
+@dataclass(frozen=True)
+class Export:
+    """What a converter wrote and what the manifest should say about it."""
+
+    signature: Signature
+    labels: tuple[Any, ...] | None = None
+    libraries: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Converter(Protocol):
+    """Turns one framework's models into one artifact format.
+
+    The conversion pipeline calls, in order: `check_environment`, `input_specs`,
+    `synthesize` (when no sample file was given), `export`, then `reference` and the
+    artifact's own predictor on the same sample for the parity check.
+    """
+
+    name: str  # "sklearn_onnx"
+    framework: str  # "sklearn"
+    target: str  # artifact format name, "onnx"
+
+    def check_environment(self) -> None:
+        """Raise DependencyMissing when a library or runtime this path needs is unusable."""
+        ...
+
+    def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
+        """The artifact's inputs, known before export (names, V2 datatypes, shapes)."""
+        ...
+
+    def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:
+        """A sample built from the model's own fitted metadata, for when none was given."""
+        ...
+
+    def export(self, model: SourceModel, sample: Sample, dest: Path) -> Export:
+        """Write the artifact into `dest` (a directory) and describe it."""
+        ...
+
+    def reference(self, model: SourceModel, inputs: Tensors) -> Tensors:
+        """The source model's outputs on `inputs`, named and typed like the artifact's."""
+        ...
+
+    def tolerance(self, model: SourceModel) -> Tolerance:
+        """How close the artifact must be to the source model on this kind of model."""
+        ...

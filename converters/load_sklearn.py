@@ -1,0 +1,74 @@
+"""Load scikit-learn models: .skops (safe, type-checked) or .joblib/.pkl (trusted files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from converters.base import SourceModel
+from converters.errors import ModelLoadError
+
+# Types from these packages are data containers or estimators, never code we did not ship.
+TRUSTED_MODULE_ROOTS = frozenset({"sklearn", "numpy", "scipy", "builtins", "collections"})
+
+
+def load(path: Path) -> SourceModel:
+    if path.suffix.lower() == ".skops":
+        obj, kind = _load_skops(path), "skops"
+    else:
+        obj, kind = _load_pickle(path), "joblib"
+    if not (hasattr(obj, "fit") and hasattr(obj, "predict") and hasattr(obj, "get_params")):
+        raise ModelLoadError(
+            f"{path.name} holds a {type(obj).__module__}.{type(obj).__qualname__}, "
+            "not a scikit-learn estimator"
+        )
+    _require_fitted(obj, path)
+    return SourceModel("sklearn", obj, path, kind, libraries=library_versions())
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+
+    return {"scikit-learn": sklearn.__version__}
+
+
+def _load_skops(path: Path) -> Any:
+    import skops.io
+
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises BadZipFile, KeyError, JSONDecodeError ...
+        raise ModelLoadError(f"{path.name} is not a readable .skops file: {exc}") from exc
+    refused = [t for t in untrusted if t.split(".", 1)[0] not in TRUSTED_MODULE_ROOTS]
+    if refused:
+        raise ModelLoadError(
+            f"{path.name} contains types outside scikit-learn, numpy and scipy: "
+            f"{', '.join(refused)}; modelport will not load them from a .skops file"
+        )
+    try:
+        return skops.io.load(path, trusted=untrusted)
+    except Exception as exc:
+        raise ModelLoadError(f"{path.name} could not be loaded by skops: {exc}") from exc
+
+
+def _load_pickle(path: Path) -> Any:
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # unpickling raises anything at all
+        raise ModelLoadError(
+            f"{path.name} is not a readable joblib/pickle file: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _require_fitted(obj: Any, path: Path) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(obj)
+    except NotFittedError as exc:
+        raise ModelLoadError(f"{path.name} holds an estimator that was never fitted") from exc
+    except TypeError:
+        pass  # not an estimator check_is_fitted knows; the converter will say what fails

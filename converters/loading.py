@@ -1,0 +1,63 @@
+"""Load a trained model from a file, choosing the framework by what the path is."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from converters.base import SourceModel
+from converters.errors import ModelLoadError
+
+# suffix -> (framework, loader module); a loader module exposes `load(path, allow_pickle)`.
+_BY_SUFFIX: dict[str, tuple[str, str]] = {
+    ".skops": ("sklearn", "converters.load_sklearn"),
+    ".joblib": ("sklearn", "converters.load_sklearn"),
+    ".pkl": ("sklearn", "converters.load_sklearn"),
+    ".pickle": ("sklearn", "converters.load_sklearn"),
+    ".pt2": ("torch", "converters.load_torch"),
+    ".pt": ("torch", "converters.load_torch"),
+    ".pth": ("torch", "converters.load_torch"),
+    ".keras": ("tensorflow", "converters.load_tensorflow"),
+    ".h5": ("tensorflow", "converters.load_tensorflow"),
+    ".hdf5": ("tensorflow", "converters.load_tensorflow"),
+}
+PICKLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle"})
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def framework_of(path: Path) -> str:
+    """The framework a model file belongs to, from its suffix (or SavedModel layout)."""
+    return _loader_for(path)[0]
+
+
+def load_source(path: Path, allow_pickle: bool = True) -> SourceModel:
+    """Load the model at `path`. Pickle-based files load only when `allow_pickle` is set."""
+    if not path.exists():
+        raise ModelLoadError(f"model file {path} does not exist")
+    if path.suffix.lower() in PICKLE_SUFFIXES and not allow_pickle:
+        raise ModelLoadError(
+            f"{path.name} is a pickle, and loading a pickle runs arbitrary code; it is refused "
+            "here. Save the model with skops (.skops) instead, or have the operator allow "
+            "pickles (modelport serve --allow-pickle)"
+        )
+    _framework, module = _loader_for(path)
+    loaded: SourceModel = importlib.import_module(module).load(path)
+    return loaded
+
+
+def _loader_for(path: Path) -> tuple[str, str]:
+    if path.is_dir():
+        if (path / SAVED_MODEL_FILE).is_file():
+            return ("tensorflow", "converters.load_tensorflow")
+        raise ModelLoadError(
+            f"{path} is a directory without {SAVED_MODEL_FILE}; the only directory models "
+            "are TensorFlow SavedModels"
+        )
+    entry = _BY_SUFFIX.get(path.suffix.lower())
+    if entry is None:
+        known = ", ".join(sorted(_BY_SUFFIX))
+        raise ModelLoadError(
+            f"{path.name}: unknown model file type {path.suffix!r}; modelport reads {known}, "
+            "or a TensorFlow SavedModel directory"
+        )
+    return entry

@@ -1,0 +1,136 @@
+"""Convert a model file into a verified artifact and publish it as a new version.
+
+The steps: load the source model, pick the converter, get a sample (from a file or
+synthesised from the model), export into a staging dir, open the staged artifact through
+`model_repo.formats` (the code that will serve it), compare with the source model, publish.
+Nothing reaches the repository unless every step succeeds (or parity fails under --force,
+and then the manifest says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from converters.base import Converter, Export, Sample, SourceModel
+from converters.errors import ConversionError, ParityFailure
+from converters.loading import load_source
+from converters.parity import compare
+from converters.registry import get_converter
+from converters.samples import load_sample
+from model_repo.aliases import AliasTarget
+from model_repo.errors import ModelportError
+from model_repo.formats import get_format
+from model_repo.manifest import Manifest, ParityReport, Provenance
+from model_repo.repository import Repository, Staging, source_digest
+
+Progress = Callable[[str], None]
+DEFAULT_SAMPLE_ROWS = 256
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def convert_file(
+    repo: Repository,
+    model_path: Path,
+    name: str,
+    target: str,
+    *,
+    sample_path: Path | None = None,
+    alias: str | None = None,
+    force: bool = False,
+    allow_pickle: bool = True,
+    progress: Progress = _quiet,
+) -> Manifest:
+    """Convert the model at `model_path` to `target` and publish it; the new manifest."""
+    get_format(target)  # an unknown format is named before any model is loaded
+    progress(f"loading {model_path.name}")
+    source = load_source(model_path, allow_pickle=allow_pickle)
+    converter = get_converter(source.framework, target)
+    converter.check_environment()
+    specs = converter.input_specs(source)
+    if sample_path is not None:
+        sample = load_sample(sample_path, specs)
+    else:
+        sample = converter.synthesize(source, DEFAULT_SAMPLE_ROWS, seed=0)
+    with repo.stage(name) as staging:
+        progress(f"converting {source.framework} -> {target}")
+        export = converter.export(source, sample, staging.path)
+        progress(f"checking parity on {sample.rows} rows ({sample.source})")
+        report = check_parity(converter, source, sample, export, staging, force)
+        progress("publishing")
+        manifest = staging.publish(_draft(name, converter, source, export, report))
+    if alias:
+        repo.set_alias(name, alias, AliasTarget(version=manifest.version))
+    return manifest
+
+
+def check_parity(
+    converter: Converter,
+    source: SourceModel,
+    sample: Sample,
+    export: Export,
+    staging: Staging,
+    force: bool,
+) -> ParityReport:
+    """Run the staged artifact and the source model on the sample; raise on failure."""
+    fmt = get_format(converter.target)
+    artifact = staging.path / fmt.artifact_name
+    predictor = fmt.open(artifact, export.signature)
+    try:
+        candidate = predictor.predict(sample.tensors)
+    except ModelportError:
+        raise
+    except Exception as exc:  # the runtime's own error types
+        raise ConversionError(
+            f"the converted {converter.target} artifact fails on the parity sample: {exc}"
+        ) from exc
+    finally:
+        predictor.close()
+    reference = converter.reference(source, sample.tensors)
+    report, problems = compare(
+        reference, candidate, converter.tolerance(source), sample.source, forced=force
+    )
+    if not report.passed and not force:
+        tol = report.tolerance
+        raise ParityFailure(
+            f"parity check failed: the {converter.target} artifact does not reproduce the "
+            f"{source.framework} model within rtol={tol.rtol:g}, atol={tol.atol:g} "
+            f"(mismatch budget {tol.mismatch_budget:.2%}) on {report.sample_size} rows "
+            f"({report.sample_source}). Nothing was published; --force publishes anyway and "
+            "records the failure in the manifest.\n" + "\n".join(problems),
+            report,
+        )
+    return report
+
+
+def _draft(
+    name: str, converter: Converter, source: SourceModel, export: Export, report: ParityReport
+) -> Manifest:
+    libraries = {**source.libraries, **export.libraries, "modelport": _modelport_version()}
+    return Manifest(
+        name=name,
+        format=converter.target,
+        artifact=get_format(converter.target).artifact_name,
+        signature=export.signature,
+        labels=export.labels,
+        provenance=Provenance(
+            framework=source.framework,
+            source_file=source.path.name,
+            source_sha256=source_digest(source.path),
+            converter=converter.name,
+            libraries=libraries,
+        ),
+        parity=report,
+        notes=dict(export.notes),
+    )
+
+
+def _modelport_version() -> str:
+    try:
+        return version("modelport")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"

@@ -1,0 +1,139 @@
+"""Read a parity sample from a file and fit it to the model's inputs.
+
+Tabular samples (.csv, .parquet) are matched to inputs by column name; arrays (.npy) feed a
+single-input model; .npz archives feed inputs by array name. Whatever does not fit is
+reported with the input, the expected shape or type, and what the file holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converters.base import Sample, Tensors
+from converters.errors import SampleMismatch
+from model_repo.signature import TensorSpec, numpy_dtype
+
+MAX_ROWS = 10_000
+SUFFIXES = (".csv", ".parquet", ".npy", ".npz")
+
+
+def load_sample(path: Path, specs: tuple[TensorSpec, ...]) -> Sample:
+    if not path.is_file():
+        raise SampleMismatch(f"sample file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet"):
+        tensors = _from_frame(_read_frame(path), specs, path.name)
+    elif suffix == ".npy":
+        tensors = _from_array(_read_npy(path), specs, path.name)
+    elif suffix == ".npz":
+        tensors = _from_arrays(_read_npz(path), specs, path.name)
+    else:
+        raise SampleMismatch(
+            f"sample {path.name}: unsupported file type {suffix!r}; "
+            f"use one of {', '.join(SUFFIXES)}"
+        )
+    rows = {t.shape[0] for t in tensors.values()}
+    if len(rows) != 1:
+        raise SampleMismatch(f"sample {path.name}: inputs have different row counts {sorted(rows)}")
+    if rows == {0}:
+        raise SampleMismatch(f"sample {path.name} has no rows")
+    return Sample({k: v[:MAX_ROWS] for k, v in tensors.items()}, source=f"file:{path.name}")
+
+
+def _read_frame(path: Path) -> Any:
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except ImportError as exc:
+        raise SampleMismatch(f"reading {path.name} needs pyarrow: pip install pyarrow") from exc
+    except Exception as exc:  # pandas raises ParserError, ValueError, OSError ...
+        raise SampleMismatch(f"sample {path.name} cannot be read: {exc}") from exc
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        array: np.ndarray = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise SampleMismatch(f"sample {path.name} is not a readable .npy array: {exc}") from exc
+    return array
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (ValueError, OSError) as exc:
+        raise SampleMismatch(f"sample {path.name} is not a readable .npz archive: {exc}") from exc
+
+
+def _from_frame(frame: Any, specs: tuple[TensorSpec, ...], source: str) -> Tensors:
+    columns = [str(c) for c in frame.columns]
+    if len(specs) == 1 and specs[0].name not in columns and len(specs[0].shape) == 2:
+        # One 2-D input (a model fitted on an array): the columns, in order, are its features.
+        spec = specs[0]
+        if spec.shape[1] not in (-1, len(columns)):
+            raise SampleMismatch(
+                f"sample {source} has {len(columns)} columns; input {spec.name!r} takes "
+                f"{spec.shape[1]} features"
+            )
+        return {spec.name: _cast(frame.to_numpy(), spec, source, f"input {spec.name!r}")}
+    missing = [s.name for s in specs if s.name not in columns]
+    if missing:
+        raise SampleMismatch(
+            f"sample {source} lacks column(s) {', '.join(missing)}; the model takes "
+            f"{', '.join(s.name for s in specs)}; the sample has {', '.join(columns)}"
+        )
+    tensors: Tensors = {}
+    for spec in specs:
+        values = frame[spec.name].to_numpy().reshape(-1, 1)
+        values = values.reshape(-1) if len(spec.shape) == 1 else values
+        tensors[spec.name] = _cast(values, spec, source, f"column {spec.name!r}")
+    return tensors
+
+
+def _from_array(array: np.ndarray, specs: tuple[TensorSpec, ...], source: str) -> Tensors:
+    if len(specs) != 1:
+        names = ", ".join(s.name for s in specs)
+        raise SampleMismatch(
+            f"sample {source} is one array but the model has {len(specs)} inputs ({names}); "
+            "give a .npz with one array per input, or a .csv with one column per input"
+        )
+    return _from_arrays({specs[0].name: array}, specs, source)
+
+
+def _from_arrays(
+    arrays: dict[str, np.ndarray], specs: tuple[TensorSpec, ...], source: str
+) -> Tensors:
+    missing = [s.name for s in specs if s.name not in arrays]
+    if missing:
+        raise SampleMismatch(
+            f"sample {source} lacks array(s) {', '.join(missing)}; it has "
+            f"{', '.join(arrays) or 'none'}"
+        )
+    tensors: Tensors = {}
+    for spec in specs:
+        array = arrays[spec.name]
+        if not spec.accepts_shape(array.shape):
+            raise SampleMismatch(
+                f"sample {source}: input {spec.name!r} has shape {list(array.shape)}, "
+                f"the model expects {list(spec.shape)} (-1 = any size)"
+            )
+        tensors[spec.name] = _cast(array, spec, source, f"input {spec.name!r}")
+    return tensors
+
+
+def _cast(values: np.ndarray, spec: TensorSpec, source: str, what: str) -> np.ndarray:
+    if spec.datatype == "BYTES":
+        return values.astype(str).astype(object)
+    try:
+        return np.asarray(values, dtype=numpy_dtype(spec.datatype))
+    except (TypeError, ValueError) as exc:
+        raise SampleMismatch(
+            f"sample {source}: {what} must be {spec.datatype} numbers: {exc}"
+        ) from exc
