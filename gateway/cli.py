@@ -1,0 +1,168 @@
+"""The `modelport` command line: convert, models, serve, push, predict.
+
+Only typer and rich are imported at start; each command imports what it needs, so that
+`modelport --help` stays fast and works without the optional frameworks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from gateway.exit_codes import exit_code_for
+from model_repo.errors import ModelportError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="modelport",
+    help="Convert trained models into verified artifacts, keep them versioned, serve them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(
+    help="List, inspect, alias and delete stored versions.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+RepoOption = Annotated[
+    Path | None,
+    typer.Option("--repo", help="Repository root [default: $MODELPORT_REPO or ./models]"),
+]
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print a modelport error as one readable paragraph and exit with its own code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ModelportError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(exit_code_for(exc)) from None
+
+    return wrapper
+
+
+def open_repo(repo: Path | None) -> Any:
+    from model_repo.repository import Repository
+
+    return Repository(repo)
+
+
+@app.command()
+@reports_errors
+def convert(
+    model_path: Annotated[Path, typer.Argument(help="Trained model file or SavedModel dir")],
+    name: Annotated[str, typer.Option("--name", help="Model name in the repository")],
+    to: Annotated[str, typer.Option("--to", help="Target format: onnx, pmml or savedmodel")],
+    repo: RepoOption = None,
+    sample: Annotated[
+        Path | None,
+        typer.Option("--sample", help="Parity sample (.csv, .parquet, .npy, .npz)"),
+    ] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="Point this alias at it")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Publish even if the parity check fails")
+    ] = False,
+) -> None:
+    """Convert a model, check parity against the original, publish a new version."""
+    from converters.pipeline import convert_file
+    from gateway.cli_report import print_conversion
+
+    repository = open_repo(repo)
+    with err.status("starting", spinner="dots") as status:
+        manifest = convert_file(
+            repository,
+            model_path,
+            name,
+            to,
+            sample_path=sample,
+            alias=alias,
+            force=force,
+            progress=lambda step: status.update(step),
+        )
+    print_conversion(out, manifest, repository.version_dir(name, manifest.version), alias)
+
+
+@models_app.command("list")
+@reports_errors
+def models_list(
+    repo: RepoOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Every model with its versions, formats and aliases."""
+    from gateway.cli_report import print_models
+
+    repository = open_repo(repo)
+    rows = []
+    for name in repository.models():
+        versions = repository.versions(name)
+        if not versions:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "versions": versions,
+                "formats": {v: repository.manifest(name, v).format for v in versions},
+                "aliases": {a: t.to_dict() for a, t in repository.aliases(name).items()},
+            }
+        )
+    if as_json:
+        out.print_json(json.dumps(rows))
+    else:
+        print_models(out, rows, repository.root)
+
+
+@models_app.command("show")
+@reports_errors
+def models_show(
+    name: str,
+    version: Annotated[str | None, typer.Option("--version", help="Number or alias")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Print a version's manifest (default: the stable alias, else the latest)."""
+    repository = open_repo(repo)
+    resolved = repository.resolve(name, version)
+    out.print_json(repository.manifest(name, resolved).to_json())
+
+
+@models_app.command("alias")
+@reports_errors
+def models_alias(
+    name: str,
+    alias: str,
+    version: int,
+    repo: RepoOption = None,
+) -> None:
+    """Point ALIAS of model NAME at VERSION (atomically)."""
+    from model_repo.aliases import AliasTarget
+
+    repository = open_repo(repo)
+    repository.set_alias(name, alias, AliasTarget(version=version))
+    out.print(f"{name}:{alias} -> version {version}")
+
+
+@models_app.command("delete")
+@reports_errors
+def models_delete(name: str, version: int, repo: RepoOption = None) -> None:
+    """Delete one version (refused while an alias points at it)."""
+    repository = open_repo(repo)
+    repository.delete_version(name, version)
+    out.print(f"deleted {name} version {version}")
+
+
+def main() -> None:
+    app()
