@@ -1,0 +1,42 @@
+"""Small real artifacts and models for tests (built with the real libraries, not faked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model_repo.manifest import Manifest, Provenance
+from model_repo.repository import Repository
+from model_repo.signature import Signature, TensorSpec
+
+
+def write_tiny_onnx(path: Path, offset: float = 1.0) -> Signature:
+    """An ONNX graph computing y = x + offset on x: FP32 [-1, 2]."""
+    from onnx import TensorProto, helper, save
+
+    node = helper.make_node("Add", ["x", "offset"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+        initializer=[helper.make_tensor("offset", TensorProto.FLOAT, [1], [offset])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, str(path))
+    return Signature.of([TensorSpec("x", "FP32", (-1, 2))], [TensorSpec("y", "FP32", (-1, 2))])
+
+
+def publish_tiny(repo: Repository, name: str, offset: float = 1.0) -> Manifest:
+    """Publish a tiny ONNX version the way converters do: stage, write, publish."""
+    with repo.stage(name) as staging:
+        signature = write_tiny_onnx(staging.path / "model.onnx", offset)
+        draft = Manifest(
+            name=name,
+            format="onnx",
+            artifact="model.onnx",
+            signature=signature,
+            provenance=Provenance(framework="onnx"),
+            notes={"offset": offset},
+        )
+        return staging.publish(draft)
