@@ -11,6 +11,7 @@ differ (a float32 input on a split threshold, or tied neighbours, may go the oth
 
 from __future__ import annotations
 
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,14 @@ def _to_onnx(estimator: Any, initial_types: list[tuple[str, Any]]) -> Any:
     if sklearn_common.is_classifier(estimator):
         options = {id(sklearn_common.final_estimator(estimator)): {"zipmap": False}}
     try:
-        return to_onnx(estimator, initial_types=initial_types, options=options)
+        with warnings.catch_warnings():
+            # skl2onnx's tree converters put Python bools into integer attribute lists
+            # (HistGradientBoosting's missing-value flags). protobuf 6 accepts them with this
+            # warning; protobuf >= 7.34 rejects them, which is why protobuf is pinned below 7.
+            warnings.filterwarnings(
+                "ignore", "Field onnx.AttributeProto.ints: Expected an int, got a boolean"
+            )
+            return to_onnx(estimator, initial_types=initial_types, options=options)
     except (RuntimeError, NotImplementedError) as exc:
         if "Unable to find a shape calculator" in str(exc) or "not supported" in str(exc):
             raise UnsupportedConversion(f"skl2onnx cannot convert this model: {exc}") from exc
