@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -82,3 +82,17 @@ class Converter(Protocol):
     def tolerance(self, model: SourceModel) -> Tolerance:
         """How close the artifact must be to the source model on this kind of model."""
         ...
+
+
+@runtime_checkable
+class SampleShapedConverter(Protocol):
+    """A converter whose models may not record their input shapes (TorchScript).
+
+    When a sample file is given, the pipeline asks it for the input specs with the file at
+    hand instead of calling `input_specs`; it returns the model's own specs when it has
+    them, else specs read from the sample (batch dim -1).
+    """
+
+    def input_specs_from_sample(
+        self, model: SourceModel, sample_path: Path
+    ) -> tuple[TensorSpec, ...]: ...

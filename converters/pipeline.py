@@ -13,7 +13,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from converters.base import Converter, Export, Sample, SourceModel
+from converters.base import Converter, Export, Sample, SampleShapedConverter, SourceModel
 from converters.errors import ConversionError, ParityFailure
 from converters.loading import load_source
 from converters.parity import compare
@@ -24,6 +24,7 @@ from model_repo.errors import ModelportError
 from model_repo.formats import get_format
 from model_repo.manifest import Manifest, ParityReport, Provenance
 from model_repo.repository import Repository, Staging, source_digest
+from model_repo.signature import TensorSpec
 
 Progress = Callable[[str], None]
 DEFAULT_SAMPLE_ROWS = 256
@@ -51,7 +52,7 @@ def convert_file(
     source = load_source(model_path, allow_pickle=allow_pickle)
     converter = get_converter(source.framework, target)
     converter.check_environment()
-    specs = converter.input_specs(source)
+    specs = _input_specs(converter, source, sample_path)
     if sample_path is not None:
         sample = load_sample(sample_path, specs)
     else:
@@ -66,6 +67,16 @@ def convert_file(
     if alias:
         repo.set_alias(name, alias, AliasTarget(version=manifest.version))
     return manifest
+
+
+def _input_specs(
+    converter: Converter, source: SourceModel, sample_path: Path | None
+) -> tuple[TensorSpec, ...]:
+    """The artifact's inputs; TorchScript models, which record none, take them from the
+    sample file."""
+    if sample_path is not None and isinstance(converter, SampleShapedConverter):
+        return converter.input_specs_from_sample(source, sample_path)
+    return converter.input_specs(source)
 
 
 def check_parity(
