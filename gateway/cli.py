@@ -139,6 +139,20 @@ def models_show(
     out.print_json(repository.manifest(name, resolved).to_json())
 
 
+@models_app.command("verify")
+@reports_errors
+def models_verify(
+    name: str,
+    version: Annotated[str | None, typer.Option("--version", help="Number or alias")] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Check every file of a version against the sha256 in its manifest."""
+    repository = open_repo(repo)
+    resolved = repository.resolve(name, version)
+    manifest = repository.verify(name, resolved)
+    out.print(f"{name} version {resolved}: {len(manifest.files)} file(s) match their sha256")
+
+
 @models_app.command("alias")
 @reports_errors
 def models_alias(
