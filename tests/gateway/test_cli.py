@@ -227,12 +227,10 @@ def test_help_is_fast_and_lists_commands() -> None:
     assert result.returncode == 0
     for command in ("convert", "models"):
         assert command in result.stdout
+    heavy = "('torch', 'tensorflow', 'sklearn', 'onnxruntime', 'jpype')"
+    code = f"import sys, gateway.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     check = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, gateway.cli; print(sorted(m for m in ('torch', 'tensorflow', 'sklearn', 'onnxruntime', 'jpype') if m in sys.modules))",
-        ],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         capture_output=True,
         text=True,
