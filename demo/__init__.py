@@ -1,0 +1,1 @@
+"""Demo models for the README's first command."""
