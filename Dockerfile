@@ -1,0 +1,41 @@
+# modelport gateway image: Python 3.11 slim + a Java 17 runtime (for PMML), non-root.
+# Build: docker build -t modelport .
+# Run:   docker run -p 8000:8000 -v $PWD/models:/models -e MODELPORT_ADMIN_TOKEN=... modelport
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TF_CPP_MIN_LOG_LEVEL=3 \
+    MODELPORT_REPO=/models
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 modelport
+WORKDIR /app
+
+# Dependencies first, from the same exact pins as CI, so code changes reuse this layer.
+# torch comes from PyTorch's CPU index: the PyPI wheel of the same version pulls CUDA.
+COPY pyproject.toml constraints.txt README.md ./
+RUN mkdir model_repo converters gateway \
+    && touch model_repo/__init__.py converters/__init__.py gateway/__init__.py \
+    && pip install --extra-index-url https://download.pytorch.org/whl/cpu \
+        -c constraints.txt ".[all]" \
+    && pip uninstall -y modelport
+
+COPY model_repo ./model_repo
+COPY converters ./converters
+COPY gateway ./gateway
+RUN pip install --no-deps . && rm -rf /app/build
+
+USER modelport
+VOLUME ["/models"]
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/v2/health/ready').status != 200)"
+# Inside a container the port must be reachable from outside it, hence 0.0.0.0;
+# the admin token comes from MODELPORT_ADMIN_TOKEN.
+CMD ["modelport", "serve", "--repo", "/models", "--host", "0.0.0.0", "--port", "8000"]
