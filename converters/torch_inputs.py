@@ -18,7 +18,7 @@ import numpy as np
 from converters.base import Tensors
 from converters.errors import SampleMismatch, UnsupportedConversion
 from converters.load_torch import import_torch
-from model_repo.signature import TensorSpec, numpy_dtype, v2_datatype
+from model_repo.signature import TensorSpec, v2_datatype
 
 SAMPLE_HELP = (
     "pass a sample file: a .npy array for one input, or a .npz with arrays input_0, "
@@ -117,16 +117,6 @@ def _v2_of(dtype: Any, what: str) -> str:
             f"{what} has dtype {dtype}, which has no numpy or V2 datatype; make the model "
             "take float32 and cast inside it"
         ) from exc
-
-
-def random_tensor(rng: np.random.Generator, spec: TensorSpec, rows: int) -> np.ndarray:
-    shape = (rows, *(1 if d == -1 else d for d in spec.shape[1:]))
-    dtype = numpy_dtype(spec.datatype)
-    if dtype.kind == "f":
-        return rng.standard_normal(shape).astype(dtype)
-    if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    return rng.integers(0, 2, shape).astype(dtype)  # small ids stay inside embedding tables
 
 
 def as_tensors(arrays: Tensors | Sequence[np.ndarray]) -> list[Any]:

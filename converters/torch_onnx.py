@@ -36,13 +36,13 @@ import numpy as np
 from converters.base import Export, Sample, SourceModel, Tensors
 from converters.errors import SampleMismatch, UnsupportedConversion
 from converters.load_torch import import_torch
+from converters.synthetic import random_sample
 from converters.torch_inputs import (
     SAMPLE_HELP,
     as_tensors,
     flatten,
     output_names,
     program_specs,
-    random_tensor,
     specs_from_sample,
     torchscript_arity,
     user_inputs,
@@ -86,9 +86,7 @@ class TorchOnnxConverter:
         return specs_from_sample(sample_path, torchscript_arity(model.obj))
 
     def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:
-        rng = np.random.default_rng(seed)
-        tensors = {s.name: random_tensor(rng, s, rows) for s in self.input_specs(model)}
-        return Sample(tensors, source=f"synthesized:{rows} rows, standard normal")
+        return random_sample(self.input_specs(model), rows, seed)
 
     def export(self, model: SourceModel, sample: Sample, dest: Path) -> Export:
         torch = import_torch()
