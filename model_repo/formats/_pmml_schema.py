@@ -1,0 +1,216 @@
+"""Read what serving needs from a PMML document, in Python, without Java.
+
+The document is streamed through expat with every DTD refused: PMML never needs one, and
+refusing the DOCTYPE rules out entity expansion ("billion laughs") and external entities
+(local files, URLs) before JPMML ever sees an uploaded file. Files are also size-capped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.parsers import expat
+
+from model_repo.errors import ArtifactError
+from model_repo.signature import Signature, TensorSpec
+
+MAX_PMML_BYTES = 512 * 1024 * 1024
+# PMML dataType -> V2 datatype. Other PMML types (dates, times) are not served.
+PMML_TO_V2 = {
+    "double": "FP64",
+    "float": "FP32",
+    "integer": "INT64",
+    "string": "BYTES",
+    "boolean": "BOOL",
+}
+SERVED_FUNCTIONS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class PmmlField:
+    name: str
+    datatype: str  # the PMML dataType
+    values: tuple[str, ...] = ()  # valid categories, in document order
+
+
+@dataclass(frozen=True)
+class PmmlModel:
+    """The first model of a PMML document: its function, fields and probability outputs."""
+
+    function: str
+    active: tuple[PmmlField, ...]
+    targets: tuple[PmmlField, ...]
+    probability_fields: tuple[str, ...]  # OutputField names, in class order
+
+    def signature(self) -> Signature:
+        inputs = [TensorSpec(f.name, v2(f), (-1, 1)) for f in self.active]
+        return Signature.of(inputs, self.output_specs())
+
+    def output_specs(self) -> list[TensorSpec]:
+        if self.function == "regression":
+            shape = (-1,) if len(self.targets) == 1 else (-1, len(self.targets))
+            return [TensorSpec("prediction", "FP64", shape)]
+        specs = [TensorSpec("label", v2(self.targets[0]), (-1,))]
+        # Probabilities exist only where the document declares them as OutputFields: that
+        # is all the evaluator returns (the target itself is decoded to its label).
+        if self.probability_fields:
+            specs.append(TensorSpec("probabilities", "FP64", (-1, len(self.probability_fields))))
+        return specs
+
+
+def v2(pmml_field: PmmlField) -> str:
+    try:
+        return PMML_TO_V2[pmml_field.datatype]
+    except KeyError:
+        raise ArtifactError(
+            f"PMML field {pmml_field.name!r} has dataType {pmml_field.datatype!r}; modelport "
+            f"serves {', '.join(PMML_TO_V2)}"
+        ) from None
+
+
+def read_pmml(path: Path) -> PmmlModel:
+    """Parse `path` safely and describe its first model; ArtifactError if it is not one."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ArtifactError(f"cannot read PMML file {path}: {exc.strerror or exc}") from exc
+    if size > MAX_PMML_BYTES:
+        raise ArtifactError(
+            f"{path.name} is {size} bytes; PMML files above {MAX_PMML_BYTES} bytes are refused"
+        )
+    scanner = _Scanner()
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.StartDoctypeDeclHandler = _refuse_doctype
+    parser.EntityDeclHandler = _refuse_entity
+    parser.StartElementHandler = scanner.start
+    parser.EndElementHandler = scanner.end
+    try:
+        with path.open("rb") as stream:
+            parser.ParseFile(stream)
+    except expat.ExpatError as exc:
+        raise ArtifactError(
+            f"{path.name} is not a PMML document (not well-formed XML: {exc})"
+        ) from exc
+    except OSError as exc:
+        raise ArtifactError(f"cannot read PMML file {path}: {exc.strerror or exc}") from exc
+    return scanner.model(path.name)
+
+
+def _refuse_doctype(*_: Any) -> None:
+    raise ArtifactError("PMML documents with a DOCTYPE are refused (DTDs and entities are unsafe)")
+
+
+def _refuse_entity(*_: Any) -> None:  # unreachable without a DTD; kept as a second lock
+    raise ArtifactError("PMML documents declaring XML entities are refused")
+
+
+def _is_class_probability(attrs: dict[str, str]) -> bool:
+    return attrs.get("feature") == "probability" and "value" in attrs
+
+
+@dataclass
+class _ModelScope:
+    """One model element; in a model chain, the last segment's outputs are the chain's."""
+
+    depth: int
+    outputs: list[tuple[str, str]] = field(default_factory=list)  # (name, class value)
+    chain: bool = False
+    last_segment: _ModelScope | None = None
+
+    def exposed(self) -> list[tuple[str, str]]:
+        chained = self.last_segment.exposed() if self.chain and self.last_segment else []
+        return [*self.outputs, *chained]
+
+
+@dataclass
+class _Scanner:
+    """Collects the DataDictionary, the first model's MiningSchema and its probability
+    OutputFields (JPMML exposes those of the top model and of a model chain's last step)."""
+
+    path: list[str] = field(default_factory=list)
+    data_fields: dict[str, PmmlField] = field(default_factory=dict)
+    function: str | None = None
+    mining: list[tuple[str, str]] = field(default_factory=list)  # (name, usageType)
+    top: _ModelScope | None = None
+    scopes: list[_ModelScope] = field(default_factory=list)
+    _field: tuple[str, str] | None = None
+    _values: list[str] = field(default_factory=list)
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        local, depth = name.rpartition("}")[2], len(self.path)
+        parent = self.path[-1] if self.path else ""
+        if depth == 0 and local != "PMML":
+            raise ArtifactError(f"not a PMML document: the root element is <{local}>")
+        if "functionName" in attrs and ((depth == 1 and self.top is None) or parent == "Segment"):
+            self._open_model(attrs["functionName"], depth)
+        scope = self.scopes[-1] if self.scopes else None
+        if depth == 2 and parent == "DataDictionary" and local == "DataField":
+            self._field, self._values = (attrs.get("name", ""), attrs.get("dataType", "")), []
+        elif depth == 3 and parent == "DataField" and local == "Value":
+            if attrs.get("property", "valid") == "valid":
+                self._values.append(attrs.get("value", ""))
+        elif scope is not None and depth == scope.depth + 1 and local == "Segmentation":
+            scope.chain = attrs.get("multipleModelMethod") == "modelChain"
+        elif scope is not None and depth == scope.depth + 2:
+            self._model_part(scope, parent, local, attrs)
+        self.path.append(local)
+
+    def end(self, name: str) -> None:
+        depth = len(self.path) - 1
+        if depth == 2 and self.path[-1] == "DataField" and self._field is not None:
+            field_name, datatype = self._field
+            self.data_fields[field_name] = PmmlField(field_name, datatype, tuple(self._values))
+        if self.scopes and self.scopes[-1].depth == depth:
+            closed = self.scopes.pop()
+            if self.scopes:
+                self.scopes[-1].last_segment = closed
+        self.path.pop()
+
+    def _open_model(self, function: str, depth: int) -> None:
+        scope = _ModelScope(depth)
+        if self.top is None:
+            self.top, self.function = scope, function
+        self.scopes.append(scope)
+
+    def _model_part(
+        self, scope: _ModelScope, parent: str, local: str, attrs: dict[str, str]
+    ) -> None:
+        if parent == "MiningSchema" and local == "MiningField" and scope is self.top:
+            self.mining.append((attrs.get("name", ""), attrs.get("usageType", "active")))
+        elif (parent, local) == ("Output", "OutputField") and _is_class_probability(attrs):
+            scope.outputs.append((attrs.get("name", ""), attrs["value"]))
+
+    def model(self, file_name: str) -> PmmlModel:
+        if self.function is None:
+            raise ArtifactError(f"{file_name} is a PMML document without a model")
+        if self.function not in SERVED_FUNCTIONS:
+            raise ArtifactError(
+                f"{file_name}: PMML {self.function} models are not served; modelport serves "
+                f"{' and '.join(SERVED_FUNCTIONS)} models"
+            )
+        active = tuple(self._lookup(n, file_name) for n, use in self.mining if use == "active")
+        targets = tuple(
+            self._lookup(n, file_name) for n, use in self.mining if use in ("target", "predicted")
+        )
+        if not targets:
+            raise ArtifactError(f"{file_name}: the PMML model declares no target field")
+        if self.function == "classification" and len(targets) != 1:
+            raise ArtifactError(f"{file_name}: a classifier must have exactly one target field")
+        return PmmlModel(self.function, active, targets, self._in_class_order(targets[0]))
+
+    def _lookup(self, name: str, file_name: str) -> PmmlField:
+        try:
+            return self.data_fields[name]
+        except KeyError:
+            raise ArtifactError(
+                f"{file_name}: MiningField {name!r} has no DataField in the DataDictionary"
+            ) from None
+
+    def _in_class_order(self, target: PmmlField) -> tuple[str, ...]:
+        """Probability fields ordered like the target's categories (document order else)."""
+        outputs = self.top.exposed() if self.top else []
+        by_class = {value: name for name, value in outputs}
+        if target.values and set(by_class) == set(target.values):
+            return tuple(by_class[value] for value in target.values)
+        return tuple(name for name, _value in outputs)
