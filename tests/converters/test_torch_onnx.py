@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,10 @@ import numpy as np
 import pytest
 
 from converters.errors import ModelLoadError, SampleMismatch, UnsupportedConversion
+from converters.loading import load_source
 from converters.pipeline import convert_file
 from model_repo import Repository
+from model_repo.errors import DependencyMissing
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -157,3 +160,11 @@ def test_a_sample_of_the_wrong_shape_is_refused(
     with pytest.raises(SampleMismatch, match=r"shape \[10, 5\].*expects \[-1, 4\]"):
         convert_file(repo, models["mlp"][0], "mlp", "onnx", sample_path=sample)
     assert repo.models() == []
+
+
+def test_missing_torch_names_the_extra(
+    models: dict[str, tuple[Path, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # what `import` sees when absent
+    with pytest.raises(DependencyMissing, match=r"pip install 'modelport\[torch\]'"):
+        load_source(models["mlp"][0])

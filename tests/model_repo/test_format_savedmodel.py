@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from model_repo.errors import ArtifactError, InvalidArgument
+from model_repo.errors import ArtifactError, DependencyMissing, InvalidArgument
 from model_repo.formats import get_format
 
 pytestmark = [
@@ -122,3 +123,11 @@ def test_describe_refuses_what_cannot_be_served(
 ) -> None:
     with pytest.raises(ArtifactError, match=message):
         get_format("savedmodel").describe(saved_models[case])
+
+
+def test_missing_tensorflow_names_the_extra(
+    saved_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # what `import` sees when absent
+    with pytest.raises(DependencyMissing, match=r"pip install 'modelport\[tensorflow\]'"):
+        get_format("savedmodel").describe(saved_models["served"])
