@@ -74,19 +74,29 @@ def _check_probability_fields(model: PmmlModel, evaluator: Any, path: Path) -> N
 
 
 def _start_jvm() -> None:
-    """Start the JVM with JPMML's classpath once per process; refuse Java older than 11."""
+    """Start the JVM with JPMML's classpath once per process; refuse Java older than 11.
+
+    Started here rather than by jpmml_evaluator so that the JVM leaves SIGINT and SIGTERM
+    to Python (`interrupt=False`, `-Xrs`): with JPype's default a Ctrl-C kills the process
+    at once, and a server could not drain in-flight requests.
+    """
     try:
+        import jpmml_evaluator
         import jpype
-        from jpmml_evaluator.jpype import JPypeBackend
     except ImportError as exc:
         raise DependencyMissing(
             f"PMML serving needs JPype and jpmml-evaluator: {INSTALL_HINT}"
         ) from exc
     with _JVM_LOCK:
         if not jpype.isJVMStarted():
+            package = Path(jpmml_evaluator.__file__).parent
+            jars = sorted(
+                str(j) for d in ("resources", "dependencies") for j in package.glob(f"{d}/*.jar")
+            )
             try:
-                jpype.getDefaultJVMPath()
-                JPypeBackend.createJVM()
+                jpype.startJVM(
+                    "-Xrs", jvmpath=jpype.getDefaultJVMPath(), classpath=jars, interrupt=False
+                )
             except (jpype.JVMNotFoundException, jpype.JVMNotSupportedException, OSError) as exc:
                 raise DependencyMissing(f"no usable Java found ({exc}); {INSTALL_HINT}") from exc
     version = tuple(jpype.getJVMVersion())

@@ -1,0 +1,302 @@
+"""scikit-learn -> PMML through the real sklearn2pmml (Java) and the real JPMML evaluator."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from converters import _pmml_java
+from converters.base import SourceModel
+from converters.errors import UnsupportedConversion
+from converters.pipeline import convert_file
+from converters.sklearn_common import synthesize
+from converters.sklearn_pmml import CONVERTER, SklearnToPmml
+from model_repo import Manifest, Repository
+from model_repo.errors import DependencyMissing
+from tests.sklearn_cases import cases
+
+pytestmark = pytest.mark.pmml
+
+# svc (probability=True) and knn (a classifier) are refused for PMML: tested below.
+PMML_CASES = [c.name for c in cases() if c.name not in ("svc", "knn")]
+DATA_OF = {c.name: c.data for c in cases()}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Repository:
+    return Repository(tmp_path_factory.mktemp("pmml-repo"))
+
+
+@pytest.fixture(scope="module")
+def converted(
+    repo: Repository, sklearn_files: dict[str, tuple[Path, Any]]
+) -> Callable[[str], Manifest]:
+    """Each case converted once per module, on first use."""
+    done: dict[str, Manifest] = {}
+
+    def get(case: str) -> Manifest:
+        if case not in done:
+            done[case] = convert_file(repo, sklearn_files[case][0], case, "pmml")
+        return done[case]
+
+    return get
+
+
+def _tensors(frame: Any, input_names: list[str]) -> dict[str, np.ndarray]:
+    if input_names == ["input"]:
+        return {"input": np.asarray(frame, dtype=np.float32)}
+    out = {}
+    for name in input_names:
+        column = frame[name].to_numpy().reshape(-1, 1)
+        out[name] = column.astype(object) if column.dtype == object else column.astype(np.float32)
+    return out
+
+
+def _source_frame(frame: Any) -> Any:
+    """Fresh data as the source model sees it after the float32 contract."""
+    if not hasattr(frame, "columns"):
+        return np.asarray(frame, dtype=np.float32).astype(np.float64)
+    from pandas.api.types import is_numeric_dtype
+
+    return frame.apply(lambda c: c.astype(np.float32).astype(float) if is_numeric_dtype(c) else c)
+
+
+def _assert_serves_like_sklearn(
+    repo: Repository, manifest: Manifest, model: Any, fresh: Any
+) -> None:
+    _, predictor = repo.open(manifest.name, manifest.version)
+    got = predictor.predict(_tensors(fresh, manifest.signature.input_names))
+    x = _source_frame(fresh)
+    if "label" in got:
+        np.testing.assert_array_equal(got["label"].astype(str), model.predict(x).astype(str))
+        assert got["probabilities"].dtype == np.float32
+        np.testing.assert_allclose(
+            got["probabilities"], model.predict_proba(x), rtol=1e-6, atol=1e-7
+        )
+        assert manifest.labels == tuple(model.classes_.tolist())
+    else:
+        assert got["prediction"].dtype == np.float32
+        np.testing.assert_allclose(got["prediction"], model.predict(x), rtol=1e-6, atol=1e-6)
+    first = {k: v[:1] for k, v in _tensors(fresh, manifest.signature.input_names).items()}
+    single = predictor.predict(first)  # the one-row path (`evaluate`) agrees with the batch
+    for name, values in single.items():
+        np.testing.assert_array_equal(values, got[name][:1])
+
+
+@pytest.mark.parametrize("case", PMML_CASES)
+def test_parity_and_served_predictions_match_sklearn(
+    case: str,
+    repo: Repository,
+    converted: Callable[[str], Manifest],
+    sklearn_files: dict[str, tuple[Path, Any]],
+    sklearn_data: Any,
+) -> None:
+    manifest = converted(case)
+    assert manifest.parity is not None and manifest.parity.passed and not manifest.parity.forced
+    assert manifest.parity.tolerance.mismatch_budget == 0
+    assert manifest.provenance.converter == "sklearn_pmml"
+    assert manifest.provenance.libraries["sklearn2pmml"] == "0.133.1"
+    _assert_serves_like_sklearn(
+        repo, manifest, sklearn_files[case][1], sklearn_data[DATA_OF[case]][2]
+    )
+
+
+@pytest.mark.parametrize("case", ["columns", "forest", "gbr"])
+def test_signature_is_exactly_the_onnx_one(
+    case: str,
+    tmp_path: Path,
+    converted: Callable[[str], Manifest],
+    sklearn_files: dict[str, tuple[Path, Any]],
+) -> None:
+    onnx = convert_file(Repository(tmp_path), sklearn_files[case][0], case, "onnx")
+    pmml = converted(case)
+    assert pmml.signature == onnx.signature
+    assert pmml.labels == onnx.labels
+
+
+def test_knn_regressor_converts_quietly(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], sklearn_data: Any
+) -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    x, y, fresh = sklearn_data["regression"]  # continuous features: no distance ties
+    model = KNeighborsRegressor(4).fit(x, y)
+    repo = Repository(tmp_path / "repo")
+    manifest = convert_file(repo, _save(tmp_path, model), "knn", "pmml")
+    assert manifest.parity is not None and manifest.parity.passed
+    _assert_serves_like_sklearn(repo, manifest, model, fresh)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # no banner, no Java log
+
+
+def _save(folder: Path, model: Any, name: str = "model") -> Path:
+    import skops.io
+
+    path = folder / f"{name}.skops"
+    skops.io.dump(model, path)
+    return path
+
+
+def test_step_without_pmml_converter_names_step_and_onnx(tmp_path: Path) -> None:
+    from sklearn.decomposition import KernelPCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    model = make_pipeline(KernelPCA(2), LogisticRegression()).fit(x, x[:, 0] > 0)
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(UnsupportedConversion) as info:
+        convert_file(repo, _save(tmp_path, model), "kpca", "pmml")
+    message = str(info.value)
+    assert "Pipeline/kernelpca" in message and "KernelPCA" in message
+    assert "has no pmml converter" in message and "formats that support it: onnx" in message
+    assert repo.versions("kpca") == []
+
+
+@pytest.mark.parametrize("case", ["svc", "knn"])
+def test_classifier_without_pmml_probabilities_is_refused_before_java(
+    case: str, tmp_path: Path, sklearn_files: dict[str, tuple[Path, Any]]
+) -> None:
+    repo = Repository(tmp_path)
+    with pytest.raises(UnsupportedConversion) as info:
+        convert_file(repo, sklearn_files[case][0], case, "pmml")
+    message = str(info.value)
+    assert "exports it without them" in message and "Formats that support it: onnx" in message
+    assert repo.versions(case) == []
+
+
+def _failing_source(tmp_path: Path) -> SourceModel:
+    """A model every check passes but JPMML-SkLearn refuses: an unsupported metric."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    model = KNeighborsRegressor(3, metric="cosine", algorithm="brute").fit(x, x[:, 0])
+    return SourceModel("sklearn", model, tmp_path / "cosine.skops", "skops")
+
+
+def test_java_failure_is_a_clear_error_and_stdout_stays_clean(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    source = _failing_source(tmp_path)
+    with pytest.raises(UnsupportedConversion) as info:
+        CONVERTER.export(source, synthesize(source, 8, 0), tmp_path)
+    message = str(info.value)
+    assert "Attribute 'metric' has an unsupported value 'cosine'" in message
+    assert "suggested fix: Use one of the supported values" in message
+    assert capfd.readouterr().out == ""
+
+
+@pytest.fixture
+def incident_listener() -> Iterator[tuple[int, list[bytes]]]:
+    """A local HTTP proxy stand-in that records what connects to it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(60)
+    received: list[bytes] = []
+
+    def accept() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(30)
+            received.append(conn.recv(65536))
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], received
+    server.close()
+    thread.join(timeout=5)
+
+
+def test_incident_report_goes_only_where_the_proxy_options_send_it(
+    tmp_path: Path, incident_listener: tuple[int, list[bytes]]
+) -> None:
+    port, received = incident_listener
+    source = _failing_source(tmp_path)
+    with pytest.raises(UnsupportedConversion):
+        SklearnToPmml(port).export(source, synthesize(source, 8, 0), tmp_path)
+    # The same options, pointed at a listener, carry the POST to telemetry.jpmml.org: so in
+    # production they carry it to a port that refuses every connection.
+    assert received and received[0].startswith(b"CONNECT telemetry.jpmml.org:443 ")
+    with _pmml_java.refused_port() as refused, pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", refused), timeout=5)
+    options = _pmml_java.converter_java_opts(refused)
+    assert f"-Dhttps.proxyPort={refused}" in options and "-Djdk.net.hosts.file=/dev/null" in options
+
+
+def test_missing_java_is_dependency_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sklearn_files: dict[str, tuple[Path, Any]]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no java on it
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(DependencyMissing, match=r"Java was not found.*JAVA_HOME"):
+        convert_file(repo, sklearn_files["logistic"][0], "lr", "pmml")
+    assert repo.versions("lr") == []
+
+
+def test_old_java_is_dependency_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    java = tmp_path / "bin" / "java"
+    java.parent.mkdir()
+    java.write_text("#!/bin/sh\necho 'java version \"1.8.0_292\"' >&2\n")
+    java.chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    with pytest.raises(DependencyMissing, match=r"Java 1\.8\.0_292 .* too old.*Java 11"):
+        CONVERTER.check_environment()
+
+
+@pytest.mark.parametrize(
+    ("version", "major"), [("17.0.15", 17), ("1.8.0_292", 8), ("11", 11), ("21-ea", 21)]
+)
+def test_java_major_version(version: str, major: int) -> None:
+    assert _pmml_java.java_major(version) == major
+
+
+def test_newer_scikit_learn_is_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sklearn
+
+    assert _pmml_java.newest_sklearn_accepted() == "1.9.0"
+    monkeypatch.setattr(sklearn, "__version__", "1.9.1")
+    with pytest.raises(DependencyMissing, match=r"library version refused.*up to 1\.9\.0.*1\.9\.1"):
+        CONVERTER.check_environment()
+
+
+def test_newer_scikit_learn_refused_by_java_is_dependency_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sklearn.base
+    from sklearn.linear_model import LinearRegression
+
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    source = SourceModel("sklearn", LinearRegression().fit(x, x[:, 0]), tmp_path / "m", "skops")
+    monkeypatch.setattr(sklearn.base, "__version__", "1.9.1")  # pickled as _sklearn_version
+    with pytest.raises(DependencyMissing, match=r"refused.*'1\.9\.1' is not supported.*'1\.9\.0'"):
+        CONVERTER.export(source, synthesize(source, 8, 0), tmp_path)
+
+
+def test_expired_sklearn2pmml_is_refused() -> None:
+    built = _pmml_java.build_timestamp()
+    assert built is not None
+    _pmml_java.check_not_expired(built + timedelta(days=30))
+    with pytest.raises(DependencyMissing, match="refuses to run 360 days"):
+        _pmml_java.check_not_expired(built + timedelta(days=361))
+
+
+def test_supports_reads_the_class_mapping_without_java() -> None:
+    from sklearn.decomposition import KernelPCA
+    from sklearn.pipeline import Pipeline
+    from sklearn.svm import SVC
+
+    assert CONVERTER.supports(SVC) and CONVERTER.supports(Pipeline)
+    assert not CONVERTER.supports(KernelPCA)

@@ -1,0 +1,273 @@
+"""The PMML format on small hand-written documents, evaluated by the real JPMML in a JVM."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from model_repo.errors import ArtifactError, InvalidArgument
+from model_repo.formats import get_format
+from model_repo.signature import Signature, TensorSpec
+
+pytestmark = pytest.mark.pmml
+
+# Three classes, softmax over two inputs; x2 is unused (pruned, as JPMML-SkLearn does), and
+# the probability fields are declared out of class order on purpose.
+COEF = np.array([[1.0, -2.0], [-0.5, 0.25], [0.0, 1.5]])
+INTERCEPT = np.array([0.5, -1.0, 0.25])
+CLASSIFIER = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header/>
+  <DataDictionary>
+    <DataField name="y" optype="categorical" dataType="integer">
+      <Value value="0"/><Value value="1"/><Value value="2"/>
+    </DataField>
+    <DataField name="x1" optype="continuous" dataType="double"/>
+    <DataField name="x3" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <RegressionModel functionName="classification" normalizationMethod="softmax">
+    <MiningSchema>
+      <MiningField name="y" usageType="target"/>
+      <MiningField name="x1"/>
+      <MiningField name="x3"/>
+    </MiningSchema>
+    <Output>
+      <OutputField name="probability(2)" optype="continuous" dataType="double"
+                   feature="probability" value="2"/>
+      <OutputField name="probability(0)" optype="continuous" dataType="double"
+                   feature="probability" value="0"/>
+      <OutputField name="probability(1)" optype="continuous" dataType="double"
+                   feature="probability" value="1"/>
+    </Output>
+    {tables}
+  </RegressionModel>
+</PMML>
+"""
+REGRESSOR = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header/>
+  <DataDictionary>
+    <DataField name="price" optype="continuous" dataType="double"/>
+    <DataField name="color" optype="categorical" dataType="string">
+      <Value value="red"/><Value value="blue"/>
+    </DataField>
+    <DataField name="size" optype="continuous" dataType="float"/>
+  </DataDictionary>
+  <RegressionModel functionName="regression">
+    <MiningSchema>
+      <MiningField name="price" usageType="target"/>
+      <MiningField name="color"/>
+      <MiningField name="size"/>
+    </MiningSchema>
+    <RegressionTable intercept="1.0">
+      <NumericPredictor name="size" coefficient="2.0"/>
+      <CategoricalPredictor name="color" value="red" coefficient="10.0"/>
+      <CategoricalPredictor name="color" value="blue" coefficient="20.0"/>
+    </RegressionTable>
+  </RegressionModel>
+</PMML>
+"""
+ARRAY_SIGNATURE = Signature.of(
+    [TensorSpec("input", "FP32", (-1, 3))],
+    [TensorSpec("label", "INT64", (-1,)), TensorSpec("probabilities", "FP32", (-1, 3))],
+)
+
+
+def _tables() -> str:
+    rows = []
+    for k in range(3):
+        predictors = "".join(
+            f'<NumericPredictor name="{name}" coefficient="{COEF[k, j]}"/>'
+            for j, name in enumerate(("x1", "x3"))
+        )
+        rows.append(
+            f'<RegressionTable intercept="{INTERCEPT[k]}" targetCategory="{k}">'
+            f"{predictors}</RegressionTable>"
+        )
+    return "".join(rows)
+
+
+def _expected(x: np.ndarray) -> np.ndarray:
+    """Softmax probabilities for rows of [x1, x2, x3] (x2 is ignored)."""
+    scores = x[:, [0, 2]].astype(np.float64) @ COEF.T + INTERCEPT
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probabilities: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+    return probabilities
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pmml") / "classifier.pmml"
+    path.write_text(CLASSIFIER.replace("{tables}", _tables()), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def regressor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pmml") / "regressor.pmml"
+    path.write_text(REGRESSOR, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def array_predictor(classifier: Path) -> Any:
+    predictor = get_format("pmml").open(classifier, ARRAY_SIGNATURE)
+    yield predictor
+    predictor.close()
+
+
+def test_describe_classifier_reads_fields_types_and_classes(classifier: Path) -> None:
+    signature = get_format("pmml").describe(classifier)
+    assert [(t.name, t.datatype, t.shape) for t in signature.inputs] == [
+        ("x1", "FP64", (-1, 1)),
+        ("x3", "FP64", (-1, 1)),
+    ]
+    assert [(t.name, t.datatype, t.shape) for t in signature.outputs] == [
+        ("label", "INT64", (-1,)),
+        ("probabilities", "FP64", (-1, 3)),
+    ]
+
+
+def test_describe_regressor_maps_string_and_float_fields(regressor: Path) -> None:
+    signature = get_format("pmml").describe(regressor)
+    assert [(t.name, t.datatype) for t in signature.inputs] == [
+        ("color", "BYTES"),
+        ("size", "FP32"),
+    ]
+    assert [(t.name, t.datatype, t.shape) for t in signature.outputs] == [
+        ("prediction", "FP64", (-1,))
+    ]
+
+
+def test_array_input_maps_x_columns_by_name_and_follows_signature_types(
+    array_predictor: Any,
+) -> None:
+    x = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    got = array_predictor.predict({"input": x})
+    expected = _expected(x)
+    assert got["probabilities"].dtype == np.float32 and got["label"].dtype == np.int64
+    np.testing.assert_allclose(got["probabilities"], expected, rtol=1e-6)
+    np.testing.assert_array_equal(got["label"], expected.argmax(axis=1))
+
+
+def test_per_column_inputs_and_single_rows_give_the_same_answers(
+    classifier: Path, array_predictor: Any
+) -> None:
+    predictor = get_format("pmml").open(classifier)
+    x = np.random.default_rng(1).normal(size=(20, 3))
+    columns = {"x1": x[:, :1], "x3": x[:, 2]}  # [N, 1] and [N] are both accepted
+    batch = predictor.predict(columns)
+    assert batch["probabilities"].dtype == np.float64
+    np.testing.assert_allclose(batch["probabilities"], _expected(x), rtol=1e-12)
+    for row in (0, 7):
+        single = predictor.predict({"x1": x[row : row + 1, :1], "x3": x[row : row + 1, 2:]})
+        np.testing.assert_array_equal(single["probabilities"][0], batch["probabilities"][row])
+        assert single["label"][0] == batch["label"][row]
+    empty = array_predictor.predict({"input": np.zeros((0, 3), np.float32)})
+    assert empty["probabilities"].shape == (0, 3) and empty["label"].shape == (0,)
+
+
+def test_strings_missing_values_and_invalid_categories(regressor: Path) -> None:
+    predictor = get_format("pmml").open(regressor)
+    got = predictor.predict(
+        {
+            "color": np.array([["red"], [b"blue"]], dtype=object),
+            "size": np.array([[1.5], [0.25]], dtype=np.float32),
+        }
+    )
+    np.testing.assert_allclose(got["prediction"], [14.0, 21.5])
+    with pytest.raises(InvalidArgument, match=r"row 1: .*color.*green"):
+        predictor.predict(
+            {"color": np.array(["red", "green"], dtype=object), "size": np.ones((2, 1))}
+        )
+    with pytest.raises(InvalidArgument, match="missing input 'size'"):
+        predictor.predict({"color": np.array(["red"], dtype=object)})
+
+
+def test_concurrent_predictions_from_a_thread_pool(array_predictor: Any) -> None:
+    import jpype
+
+    rng = np.random.default_rng(2)
+    batches = [rng.normal(size=(int(n), 3)).astype(np.float32) for n in rng.integers(1, 40, 120)]
+
+    def predict(x: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+        got = array_predictor.predict({"input": x})["probabilities"]
+        thread = jpype.JClass("java.lang.Thread")
+        return got, bool(thread.isAttached()), bool(thread.currentThread().isDaemon())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(predict, batches))
+    for x, (got, attached, daemon) in zip(batches, results, strict=True):
+        np.testing.assert_allclose(got, _expected(x), rtol=1e-6)
+        assert attached and daemon  # pool threads never hold the JVM open at exit
+
+
+def test_signature_that_does_not_cover_the_fields_is_refused(classifier: Path) -> None:
+    wrong = Signature.of([TensorSpec("a", "FP32", (-1, 1))], ARRAY_SIGNATURE.outputs)
+    with pytest.raises(ArtifactError, match="do not provide the PMML model's active fields"):
+        get_format("pmml").open(classifier, wrong)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not well-formed XML"),
+        (b"<html><body>hello</body></html>", "root element is <html>"),
+        (b'<PMML xmlns="http://www.dmg.org/PMML-4_4"><Header/></PMML>', "without a model"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE PMML [<!ENTITY a "aaaaaaaaaa">'
+            b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><PMML>&b;</PMML>',
+            "DOCTYPE are refused",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE PMML [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            b"<PMML>&x;</PMML>",
+            "DOCTYPE are refused",
+        ),
+    ],
+    ids=["binary", "html", "no-model", "entity-expansion", "external-entity"],
+)
+def test_not_a_pmml_is_a_clear_artifact_error(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "model.pmml"
+    path.write_bytes(content)
+    with pytest.raises(ArtifactError, match=message):
+        get_format("pmml").describe(path)
+    with pytest.raises(ArtifactError, match=message):
+        get_format("pmml").open(path)
+
+
+SIGNAL_SCRIPT = """
+import os, signal, sys, time
+from pathlib import Path
+from model_repo.formats import get_format
+seen = []
+signal.signal(signal.SIGINT, lambda *_: seen.append("INT"))
+signal.signal(signal.SIGTERM, lambda *_: seen.append("TERM"))
+get_format("pmml").open(Path(sys.argv[1]))
+for number in (signal.SIGINT, signal.SIGTERM):
+    os.kill(os.getpid(), number)
+    time.sleep(0.3)
+print(",".join(seen))
+"""
+
+
+def test_the_jvm_leaves_signals_to_python(classifier: Path) -> None:
+    """A server must see SIGINT/SIGTERM to drain requests; JPype's default kills at once."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_SCRIPT, str(classifier)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "INT,TERM"
