@@ -178,5 +178,94 @@ def models_delete(name: str, version: int, repo: RepoOption = None) -> None:
     out.print(f"deleted {name} version {version}")
 
 
+@app.command()
+@reports_errors
+def serve(
+    repo: RepoOption = None,
+    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELPORT_ADMIN_TOKEN",
+            help="Bearer token for writes (generated and printed when not given)",
+        ),
+    ] = None,
+    inference_token: Annotated[
+        str | None,
+        typer.Option(envvar="MODELPORT_INFERENCE_TOKEN", help="Require this token for reads"),
+    ] = None,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Accept pickled models (.pkl, .joblib) uploads")
+    ] = False,
+    max_body_mib: Annotated[int, typer.Option(min=1, help="Largest request body")] = 64,
+    max_upload_mib: Annotated[int, typer.Option(min=1, help="Largest model upload")] = 1024,
+) -> None:
+    """Serve every model of the repository over the V2 and TF Serving REST APIs."""
+    from gateway.config import MIB, ServerConfig, new_token
+    from gateway.server import serve as run_server
+    from model_repo.repository import default_root
+
+    if not admin_token:
+        admin_token = new_token()
+        print(f"admin token (generated; set MODELPORT_ADMIN_TOKEN to choose): {admin_token}")
+    config = ServerConfig(
+        repo_root=repo or default_root(),
+        admin_token=admin_token,
+        inference_token=inference_token or None,
+        host=host,
+        port=port,
+        allow_pickle=allow_pickle,
+        max_body_bytes=max_body_mib * MIB,
+        max_upload_bytes=max_upload_mib * MIB,
+    )
+    run_server(config, announce=lambda line: print(line, flush=True))
+
+
+UrlOption = Annotated[str, typer.Option("--url", help="Gateway URL, e.g. http://127.0.0.1:8000")]
+
+
+@app.command()
+@reports_errors
+def push(
+    path: Annotated[Path, typer.Argument(help="Artifact, model file or SavedModel directory")],
+    name: Annotated[str, typer.Option("--name", help="Model name in the repository")],
+    url: UrlOption,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Convert on the server: onnx, pmml or savedmodel")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="MODELPORT_ADMIN_TOKEN", help="Admin token")
+    ] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="Point this alias at it")] = None,
+) -> None:
+    """Upload an artifact (or a model to convert) to a running gateway as a new version."""
+    from gateway.client import push_model
+
+    manifest = push_model(url, path, name, to=to, token=token, alias=alias)
+    out.print(
+        f"published [bold]{manifest['name']}[/] version [bold]{manifest['version']}[/] "
+        f"({manifest['format']}) on {url}"
+    )
+
+
+@app.command()
+@reports_errors
+def predict(
+    name: Annotated[str, typer.Argument(help="Model name")],
+    url: UrlOption,
+    data: Annotated[Path, typer.Option("--data", help="Rows as .json or .csv")],
+    version: Annotated[str | None, typer.Option("--version", help="Number or alias")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="MODELPORT_INFERENCE_TOKEN", help="Inference token"),
+    ] = None,
+) -> None:
+    """Send rows to a model on a running gateway and print its outputs as JSON."""
+    from gateway.client import predict_file
+
+    out.print_json(json.dumps(predict_file(url, name, data, version=version, token=token)))
+
+
 def main() -> None:
     app()

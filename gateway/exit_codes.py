@@ -9,6 +9,7 @@ from converters.errors import (
     SampleMismatch,
     UnsupportedConversion,
 )
+from gateway.errors import RemoteError, Unreachable
 from model_repo.errors import (
     ArtifactError,
     Conflict,
@@ -24,8 +25,12 @@ from model_repo.errors import (
 OK = 0
 INTERNAL = 1
 USAGE = 2  # click/typer's own code for bad arguments
+REMOTE_ERROR = 15  # the gateway answered a client command (push, predict) with an error
+UNREACHABLE = 16  # the gateway could not be reached
 # Most specific class first: the first match wins.
 EXIT_CODES: tuple[tuple[type[ModelportError], int], ...] = (
+    (Unreachable, UNREACHABLE),
+    (RemoteError, REMOTE_ERROR),
     (ModelLoadError, 3),
     (UnsupportedConversion, 4),
     (DependencyMissing, 5),
@@ -40,7 +45,6 @@ EXIT_CODES: tuple[tuple[type[ModelportError], int], ...] = (
     (RepositoryError, 13),
     (ConversionError, 14),
 )
-REMOTE_ERROR = 15  # the gateway answered a client command with an error status
 
 
 def exit_code_for(error: ModelportError) -> int:

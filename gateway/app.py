@@ -1,0 +1,112 @@
+"""Build the ASGI app: repository, manager, data plane, REST routers, limits, errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.auth import Auth
+from gateway.config import ServerConfig
+from gateway.dataplane import DataPlane
+from gateway.errors import GatewayError, NotFound, translate
+from gateway.fastlane import TF_PREDICT, V2_INFER, FastLane
+from gateway.limits import BodyLimit
+from gateway.loader import version_loader
+from gateway.manager import ModelManager
+from gateway.metrics import GatewayMetrics
+from gateway.rest_common import error_response
+from gateway.rest_repository import is_upload, repository_router
+from gateway.rest_tfserving import TFServingEndpoints
+from gateway.rest_v2 import V2Endpoints
+from gateway.uploads import UploadPolicy
+from model_repo.errors import ModelportError
+from model_repo.repository import Repository
+
+log = logging.getLogger("modelport.gateway")
+
+
+def create_app(config: ServerConfig) -> FastLane:
+    """The ASGI app to serve; its FastAPI part (OpenAPI, every endpoint) is `.api`."""
+    repo = Repository(config.repo_root)
+    metrics = GatewayMetrics()
+    inference_pool = ThreadPoolExecutor(config.inference_threads, "modelport-infer")
+    # One admin thread: loads, uploads and conversions run one at a time, away from inference.
+    admin_pool = ThreadPoolExecutor(1, "modelport-admin")
+    manager = ModelManager(
+        repo, version_loader(metrics, inference_pool), admin_pool, config.drain_timeout
+    )
+    metrics.watch(manager)
+    plane = DataPlane(
+        manager,
+        metrics,
+        admin_pool,
+        UploadPolicy(config.allow_pickle, config.archive_limits),
+        server_version(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await plane.start()
+        try:
+            yield
+        finally:
+            await plane.stop()
+            inference_pool.shutdown(wait=False, cancel_futures=True)
+            admin_pool.shutdown(wait=False, cancel_futures=True)
+
+    api = FastAPI(
+        title="modelport",
+        version=server_version(),
+        summary="ONNX, PMML and SavedModel artifacts behind the V2 and TF Serving REST APIs",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    auth = Auth(config.admin_token, config.inference_token)
+    v2 = V2Endpoints(plane, auth, config.max_body_bytes)
+    tfserving = TFServingEndpoints(plane, auth, config.max_body_bytes)
+    api.include_router(v2.router())
+    api.include_router(repository_router(plane, auth, config.max_body_bytes))
+    api.include_router(tfserving.router())
+
+    async def prometheus(request: Request) -> Response:
+        content, media_type = metrics.render()
+        return Response(content, media_type=media_type)
+
+    api.add_api_route("/metrics", prometheus, methods=["GET"], summary="Prometheus metrics")
+    _add_error_handlers(api)
+    api.state.plane = plane
+    limits = BodyLimit(config.max_body_bytes, config.max_upload_bytes, is_upload)
+    return FastLane(api, [(V2_INFER, v2.infer), (TF_PREDICT, tfserving.predict)], limits)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def gateway_error(request: Request, exc: Exception) -> Response:
+        return error_response(translate(exc))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error_response(NotFound(f"no such endpoint: {request.url.path}"))
+        error = GatewayError(str(exc.detail))
+        error.status = exc.status_code
+        return error_response(error)
+
+    app.add_exception_handler(GatewayError, gateway_error)
+    app.add_exception_handler(ModelportError, gateway_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, gateway_error)
+
+
+def server_version() -> str:
+    try:
+        return version("modelport")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"

@@ -1,0 +1,44 @@
+"""Bearer tokens: the admin token guards writes; an optional one guards reads and inference."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from gateway.errors import Unauthorized
+
+_SCHEME = "bearer "
+
+
+class Auth:
+    def __init__(self, admin_token: str, inference_token: str | None = None) -> None:
+        if not admin_token:
+            raise ValueError("the admin token must not be empty")
+        self._admin = admin_token.encode()
+        self._reader = inference_token.encode() if inference_token else None
+
+    def admin(self, request: Request) -> None:
+        """Writes: upload, aliases, delete, load and unload."""
+        token = _bearer(request, "this endpoint changes the repository")
+        if not hmac.compare_digest(token, self._admin):
+            raise Unauthorized("the bearer token is not the admin token")
+
+    def reader(self, request: Request) -> None:
+        """Reads and inference: open unless the server has an inference token."""
+        if self._reader is None:
+            return
+        token = _bearer(request, "this server requires the inference token")
+        if not (
+            hmac.compare_digest(token, self._reader) or hmac.compare_digest(token, self._admin)
+        ):
+            raise Unauthorized("the bearer token is not valid for this server")
+
+
+def _bearer(request: Request, why: str) -> bytes:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized(f"missing 'Authorization: Bearer <token>' header; {why}")
+    if not header.lower().startswith(_SCHEME):
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return header[len(_SCHEME) :].strip().encode()

@@ -1,0 +1,180 @@
+"""Open Inference Protocol (V2) bodies, JSON and Triton's binary tensor extension.
+
+A binary request is a JSON header of `Inference-Header-Content-Length` bytes followed by the
+raw tensors, in input order, each `parameters.binary_data_size` long. A response holds binary
+outputs the same way when the request asks for them (`parameters.binary_data_output`, or
+`binary_data` on a requested output): tritonclient.http asks for that by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from gateway.errors import InvalidInput
+from gateway.inference import InferenceRequest, InferenceResult
+from gateway.tensors import (
+    RequestTensor,
+    check_datatype,
+    check_shape,
+    from_binary,
+    from_json,
+    to_binary,
+    to_json_data,
+)
+
+HEADER_LENGTH = "inference-header-content-length"
+_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+@dataclass(slots=True)
+class V2Request:
+    inference: InferenceRequest
+    binary_default: bool = False  # request-level binary_data_output
+    binary: dict[str, bool] = field(default_factory=dict)  # per requested output
+
+
+def decode_request(body: bytes, header_length: str | None) -> V2Request:
+    view = memoryview(body)
+    split = _header_length(header_length, len(body))
+    doc = _parse_object(view[:split])
+    inputs, used = _inputs(doc.get("inputs"), view[split:])
+    if used != len(body) - split:
+        raise InvalidInput(
+            f"the binary data after the JSON header is {len(body) - split} bytes, but the "
+            f"inputs' binary_data_size add up to {used}"
+        )
+    request_id = doc.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidInput(f"'id' must be a string, got {request_id!r}")
+    params = _parameters(doc, "the request")
+    names, binary = _outputs(doc.get("outputs"))
+    return V2Request(
+        InferenceRequest(inputs, names, request_id),
+        binary_default=params.get("binary_data_output") is True,
+        binary=binary,
+    )
+
+
+def encode_response(result: InferenceResult, request: V2Request) -> tuple[bytes, dict[str, str]]:
+    """The response body and its extra headers."""
+    outputs: list[dict[str, Any]] = []
+    buffers: list[bytes] = []
+    for name, array in result.outputs.items():
+        entry: dict[str, Any] = {
+            "name": name,
+            "datatype": result.datatypes[name],
+            "shape": list(array.shape),
+        }
+        if request.binary.get(name, request.binary_default):
+            raw = to_binary(array)
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            buffers.append(raw)
+        else:
+            entry["data"] = to_json_data(array)
+        outputs.append(entry)
+    doc: dict[str, Any] = {
+        "model_name": result.model_name,
+        "model_version": str(result.model_version),
+    }
+    if result.id is not None:
+        doc["id"] = result.id
+    doc["outputs"] = outputs
+    header = orjson.dumps(doc, option=_DUMPS_OPTIONS)
+    if not buffers:
+        return header, {}
+    return b"".join((header, *buffers)), {"Inference-Header-Content-Length": str(len(header))}
+
+
+def _header_length(value: str | None, total: int) -> int:
+    if value is None:
+        return total
+    try:
+        length = int(value)
+    except ValueError:
+        length = -1
+    if not 0 < length <= total:
+        raise InvalidInput(
+            f"Inference-Header-Content-Length is {value!r}, the body is {total} bytes"
+        )
+    return length
+
+
+def _parse_object(raw: memoryview) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"the request body must be a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def _inputs(raw: Any, binary: memoryview) -> tuple[list[RequestTensor], int]:
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput("'inputs' must be a non-empty list of tensors")
+    tensors: list[RequestTensor] = []
+    offset = 0
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise InvalidInput("each input must be an object with a string 'name'")
+        name = item["name"]
+        datatype = item.get("datatype")
+        check_datatype(name, datatype)  # so datatype is a known V2 name below
+        shape = check_shape(name, item.get("shape"))
+        size = _parameters(item, f"input {name!r}").get("binary_data_size")
+        if size is None:
+            if "data" not in item:
+                raise InvalidInput(f"input {name!r} has neither 'data' nor binary_data_size")
+            array = from_json(name, str(datatype), shape, item["data"])
+        else:
+            array, size = _binary_tensor(name, str(datatype), shape, size, binary, offset)
+            offset += size
+        tensors.append(RequestTensor(name, array, datatype))
+    return tensors, offset
+
+
+def _binary_tensor(
+    name: str, datatype: str, shape: tuple[int, ...], size: Any, binary: memoryview, offset: int
+) -> tuple[np.ndarray, int]:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidInput(f"input {name!r}: binary_data_size must be a non-negative integer")
+    if offset + size > len(binary):
+        raise InvalidInput(
+            f"input {name!r}: binary_data_size {size} runs past the end of the body "
+            f"({len(binary) - offset} bytes left)"
+        )
+    return from_binary(name, datatype, shape, binary[offset : offset + size]), size
+
+
+def _parameters(item: dict[str, Any], where: str) -> dict[str, Any]:
+    params = item.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InvalidInput(f"'parameters' of {where} must be an object")
+    if "shared_memory_region" in params:
+        raise InvalidInput(f"{where}: the shared-memory extension is not supported")
+    return params
+
+
+def _outputs(raw: Any) -> tuple[list[str] | None, dict[str, bool]]:
+    if raw is None or raw == []:
+        return None, {}
+    if not isinstance(raw, list):
+        raise InvalidInput("'outputs' must be a list of {\"name\": ...} objects")
+    names: list[str] = []
+    binary: dict[str, bool] = {}
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise InvalidInput("each requested output must be an object with a string 'name'")
+        params = _parameters(item, f"output {item['name']!r}")
+        if params.get("classification"):
+            raise InvalidInput("the classification extension is not supported")
+        if isinstance(params.get("binary_data"), bool):
+            binary[item["name"]] = params["binary_data"]
+        names.append(item["name"])
+    return names, binary

@@ -1,0 +1,32 @@
+"""The settings of one gateway process."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.archives import ArchiveLimits
+
+MIB = 1 << 20
+DEFAULT_MAX_BODY_MIB = 64
+DEFAULT_MAX_UPLOAD_MIB = 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    repo_root: Path
+    admin_token: str
+    inference_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    allow_pickle: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_MIB * MIB
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MIB * MIB
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    inference_threads: int | None = None  # None: the executor's default
+    drain_timeout: float = 30.0  # seconds an unload waits for in-flight requests
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,143 @@
+"""Prometheus metrics of one gateway, counted in plain integers and rendered on scrape.
+
+Per version: requests, failures (by HTTP status) and a latency histogram of the data plane
+(fitting the inputs and running the model). Counting happens on the event loop thread only,
+so it needs no locks: a request pays a few integer additions, not prometheus_client's
+locked children. Load state and leases are read from the manager when /metrics is scraped.
+A request for a model the server does not know is counted with an empty model label, so
+clients cannot create series.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+if TYPE_CHECKING:
+    from gateway.manager import ModelManager
+
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+class VersionStats:
+    """The counts of one model version (or of a model's requests that found no version)."""
+
+    __slots__ = ("buckets", "failures", "requests", "seconds")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.failures: dict[int, int] = {}  # HTTP status -> count
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.seconds = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.requests += 1
+        self.seconds += seconds
+        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def failed(self, status: int) -> None:
+        self.requests += 1
+        self.failures[status] = self.failures.get(status, 0) + 1
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._stats: dict[tuple[str, str], VersionStats] = {}
+        self.registry.register(_StatsCollector(self._stats))
+
+    def version_stats(self, model: str, version: int) -> VersionStats:
+        """The stats of a version; a version loaded again keeps counting where it was."""
+        return self._stats.setdefault((model, str(version)), VersionStats())
+
+    def rejected(self, model: str, status: int) -> None:
+        """A request refused before a version was chosen (unknown model or version ...)."""
+        self._stats.setdefault((model, ""), VersionStats()).failed(status)
+
+    def watch(self, manager: ModelManager) -> None:
+        self.registry.register(_ManagerCollector(manager))
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class _StatsCollector:
+    def __init__(self, stats: dict[tuple[str, str], VersionStats]) -> None:
+        self._stats = stats
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        labels = ["model", "version"]
+        requests = CounterMetricFamily(
+            "modelport_inference_requests",
+            "Inference requests, by the model and version that served them.",
+            labels=labels,
+        )
+        failures = CounterMetricFamily(
+            "modelport_inference_failures",
+            "Inference requests answered with an error, by HTTP status.",
+            labels=[*labels, "status"],
+        )
+        latency = HistogramMetricFamily(
+            "modelport_inference_duration_seconds",
+            "Time in the data plane per successful request: fitting inputs, running the model.",
+            labels=labels,
+        )
+        for (model, version), stats in list(self._stats.items()):
+            requests.add_metric([model, version], stats.requests)
+            for status, count in sorted(stats.failures.items()):
+                failures.add_metric([model, version, str(status)], count)
+            if version:
+                latency.add_metric([model, version], _cumulative(stats.buckets), stats.seconds)
+        yield requests
+        yield failures
+        yield latency
+
+
+def _cumulative(buckets: list[int]) -> list[tuple[str, float]]:
+    bounds = [*map(str, LATENCY_BUCKETS), "+Inf"]
+    total = 0
+    found = []
+    for bound, count in zip(bounds, buckets, strict=True):
+        total += count
+        found.append((bound, float(total)))
+    return found
+
+
+class _ManagerCollector:
+    def __init__(self, manager: ModelManager) -> None:
+        self._manager = manager
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        states = GaugeMetricFamily(
+            "modelport_model_version_state",
+            "1 for the state each known version is in.",
+            labels=["model", "version", "state"],
+        )
+        leases = GaugeMetricFamily(
+            "modelport_model_version_leases",
+            "Requests in flight on each loaded version.",
+            labels=["model", "version"],
+        )
+        for name in self._manager.models():
+            for status in self._manager.statuses(name):
+                version = "" if status.version is None else str(status.version)
+                states.add_metric([name, version, status.state.value], 1.0)
+            routing = self._manager.routing(name)
+            for version_number, served in (routing.versions if routing else {}).items():
+                leases.add_metric([name, str(version_number)], float(served.leases))
+        yield states
+        yield leases

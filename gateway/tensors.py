@@ -1,0 +1,206 @@
+"""Tensors on the wire: V2 JSON `data`, Triton's binary buffers, and back.
+
+Arrays are built straight from the parsed JSON or from the request buffer (`np.frombuffer`,
+no copy). Each function checks only what it must to build a correct array; whether the array
+fits the model is `fitting`'s business.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gateway.errors import InvalidInput
+from model_repo.signature import V2_DATATYPES, V2_TO_NUMPY
+
+# Binary buffers are little-endian whatever the host (the Triton wire format).
+_WIRE_DTYPES = {k: v.newbyteorder("<") for k, v in V2_TO_NUMPY.items() if k != "BYTES"}
+_LENGTH = struct.Struct("<I")
+
+
+@dataclass(slots=True)
+class RequestTensor:
+    """One input as a protocol delivered it.
+
+    `name` is None when the protocol allows leaving it out (TF Serving with one input);
+    `datatype` is None when the protocol carries none (TF Serving's JSON numbers).
+    """
+
+    name: str | None
+    array: np.ndarray
+    datatype: str | None = None
+
+
+def check_datatype(name: str, datatype: Any) -> np.dtype[Any]:
+    dtype = V2_TO_NUMPY.get(datatype) if isinstance(datatype, str) else None
+    if dtype is None:
+        raise InvalidInput(
+            f"input {name!r}: unknown datatype {datatype!r}; use one of {', '.join(V2_DATATYPES)}"
+        )
+    return dtype
+
+
+def check_shape(name: str, shape: Any) -> tuple[int, ...]:
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
+        raise InvalidInput(
+            f"input {name!r}: shape must be a list of non-negative integers, got {shape!r}"
+        )
+    return tuple(shape)
+
+
+def from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np.ndarray:
+    """An array of `datatype` from V2 JSON `data` (flat or nested), refusing lossy values."""
+    dtype = check_datatype(name, datatype)
+    if not isinstance(data, list):
+        data = [data]
+    if datatype == "BYTES":
+        array = _strings(name, data)
+    else:
+        try:
+            raw = np.asarray(data)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InvalidInput(f"input {name!r}: data is not a rectangular array: {exc}") from None
+        array = json_numbers(name, raw, dtype, datatype)
+    expected = math.prod(shape)
+    if array.size != expected:
+        raise InvalidInput(
+            f"input {name!r}: shape {list(shape)} needs {expected} values, data holds {array.size}"
+        )
+    return array.reshape(shape)
+
+
+def json_numbers(name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str) -> np.ndarray:
+    """Numbers parsed from JSON as `dtype`: integers stay exact, floats stay in range."""
+    kind = raw.dtype.kind
+    if raw.size == 0:
+        return raw.astype(dtype)
+    if dtype.kind == "b":
+        if kind != "b":
+            raise InvalidInput(f"input {name!r}: BOOL data must be true/false, got {_first(raw)}")
+        return raw
+    if kind not in "iuf":
+        what = "true/false" if kind == "b" else f"{_first(raw)!r}"
+        raise InvalidInput(f"input {name!r}: {datatype} data must be numbers, got {what}")
+    if dtype.kind == "f":
+        if raw.dtype == dtype:
+            return raw
+        with np.errstate(over="raise"):  # 1e300 as FP32 is an error, not inf
+            try:
+                return raw.astype(dtype)
+            except FloatingPointError:
+                raise InvalidInput(
+                    f"input {name!r}: a value is out of the {datatype} range"
+                ) from None
+    return _integers(name, raw, dtype, datatype)
+
+
+def _integers(name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str) -> np.ndarray:
+    info = np.iinfo(dtype)
+    if raw.dtype.kind == "f":
+        whole = np.isfinite(raw) & (raw == np.trunc(raw))
+        if not whole.all():
+            bad = raw[~whole].flat[0]
+            raise InvalidInput(f"input {name!r}: {datatype} data holds non-integer value {bad}")
+        # float(info.max) + 1 is exact for every integer type, so the bound is exclusive.
+        in_range = bool(raw.min() >= info.min) and bool(raw.max() < float(info.max) + 1)
+    else:
+        in_range = int(raw.min()) >= info.min and int(raw.max()) <= info.max
+    if not in_range:
+        raise InvalidInput(
+            f"input {name!r}: a value is out of the {datatype} range [{info.min}, {info.max}]"
+        )
+    return raw.astype(dtype, copy=False)
+
+
+def _first(raw: np.ndarray) -> Any:
+    value = raw.flat[0]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _strings(name: str, data: list[Any]) -> np.ndarray:
+    try:
+        array = np.asarray(data, dtype=object)
+    except ValueError as exc:
+        raise InvalidInput(f"input {name!r}: data is not a rectangular array: {exc}") from None
+    for value in array.flat:
+        if not isinstance(value, str):
+            raise InvalidInput(
+                f"input {name!r}: BYTES data must be strings (or use the binary extension), "
+                f"got {value!r}"
+            )
+    return array
+
+
+def from_binary(name: str, datatype: str, shape: tuple[int, ...], buffer: memoryview) -> np.ndarray:
+    """An array read from a Triton binary buffer of exactly the size its shape needs."""
+    check_datatype(name, datatype)
+    count = math.prod(shape)
+    if datatype == "BYTES":
+        return deserialize_bytes(name, buffer, count).reshape(shape)
+    dtype = _WIRE_DTYPES[datatype]
+    needed = count * dtype.itemsize
+    if len(buffer) != needed:
+        raise InvalidInput(
+            f"input {name!r}: binary_data_size is {len(buffer)} bytes but shape {list(shape)} "
+            f"of {datatype} needs {needed}"
+        )
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape)
+
+
+def deserialize_bytes(name: str, buffer: memoryview, count: int) -> np.ndarray:
+    """BYTES elements, each a little-endian uint32 length followed by that many bytes."""
+    items: list[bytes] = []
+    offset, end = 0, len(buffer)
+    while offset < end and len(items) < count:
+        if offset + 4 > end:
+            break
+        (length,) = _LENGTH.unpack_from(buffer, offset)
+        offset += 4
+        if offset + length > end:
+            offset = end + 1  # the element runs past the buffer
+            break
+        items.append(bytes(buffer[offset : offset + length]))
+        offset += length
+    if len(items) != count or offset != end:
+        raise InvalidInput(
+            f"input {name!r}: the BYTES binary data does not hold exactly {count} "
+            "length-prefixed elements"
+        )
+    array = np.empty(count, dtype=object)
+    array[:] = items
+    return array
+
+
+def serialize_bytes(array: np.ndarray) -> bytes:
+    parts: list[bytes] = []
+    for value in array.flat:
+        raw = value if isinstance(value, bytes) else str(value).encode()
+        parts.append(_LENGTH.pack(len(raw)))
+        parts.append(raw)
+    return b"".join(parts)
+
+
+def to_binary(array: np.ndarray) -> bytes:
+    if array.dtype == object or array.dtype.kind in "SU":
+        return serialize_bytes(array)
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+
+
+def to_json_data(array: np.ndarray) -> Any:
+    """A flat array orjson serialises directly, or a list of str for BYTES."""
+    flat = array.reshape(-1)
+    if flat.dtype == object or flat.dtype.kind in "SU":
+        return [_text(v) for v in flat]
+    return flat
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
