@@ -21,7 +21,7 @@ from converters.load_torch import import_torch
 from model_repo.signature import TensorSpec, v2_datatype
 
 SAMPLE_HELP = (
-    "pass a sample file: a .npy array for one input, or a .npz with arrays input_0, "
+    "pass a sample file (--sample): a .npy array for one input, or a .npz with arrays input_0, "
     "input_1 ... for several; its shapes (batch first) and dtypes become the artifact's inputs"
 )
 
