@@ -66,7 +66,7 @@ def from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np
             raw = np.asarray(data)
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidInput(f"input {name!r}: data is not a rectangular array: {exc}") from None
-        array = json_numbers(name, raw, dtype, datatype)
+        array = json_numbers(name, raw, dtype, datatype, data)
     expected = math.prod(shape)
     if array.size != expected:
         raise InvalidInput(
@@ -75,8 +75,14 @@ def from_json(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np
     return array.reshape(shape)
 
 
-def json_numbers(name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str) -> np.ndarray:
-    """Numbers parsed from JSON as `dtype`: integers stay exact, floats stay in range."""
+def json_numbers(
+    name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str, data: Any = None
+) -> np.ndarray:
+    """Numbers parsed from JSON as `dtype`: integers stay exact, floats stay in range.
+
+    `raw` is numpy's own reading of the JSON values; `data`, the values themselves, lets
+    64-bit integers that numpy read as float64 (a mix of small and huge) be read exactly.
+    """
     kind = raw.dtype.kind
     if raw.size == 0:
         return raw.astype(dtype)
@@ -97,24 +103,32 @@ def json_numbers(name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str
                 raise InvalidInput(
                     f"input {name!r}: a value is out of the {datatype} range"
                 ) from None
-    return _integers(name, raw, dtype, datatype)
+    return _integers(name, raw, dtype, datatype, data)
 
 
-def _integers(name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str) -> np.ndarray:
+def _integers(
+    name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str, data: Any
+) -> np.ndarray:
     info = np.iinfo(dtype)
+    out_of_range = InvalidInput(
+        f"input {name!r}: a value is out of the {datatype} range [{info.min}, {info.max}]"
+    )
     if raw.dtype.kind == "f":
         whole = np.isfinite(raw) & (raw == np.trunc(raw))
         if not whole.all():
             bad = raw[~whole].flat[0]
             raise InvalidInput(f"input {name!r}: {datatype} data holds non-integer value {bad}")
+        if data is not None:  # whole numbers: read them again, exactly, as the target type
+            try:
+                return np.asarray(data, dtype=dtype)
+            except (OverflowError, ValueError):
+                raise out_of_range from None
         # float(info.max) + 1 is exact for every integer type, so the bound is exclusive.
-        in_range = bool(raw.min() >= info.min) and bool(raw.max() < float(info.max) + 1)
-    else:
-        in_range = int(raw.min()) >= info.min and int(raw.max()) <= info.max
-    if not in_range:
-        raise InvalidInput(
-            f"input {name!r}: a value is out of the {datatype} range [{info.min}, {info.max}]"
-        )
+        if not (raw.min() >= info.min and raw.max() < float(info.max) + 1):
+            raise out_of_range
+        return raw.astype(dtype)
+    if int(raw.min()) < info.min or int(raw.max()) > info.max:
+        raise out_of_range
     return raw.astype(dtype, copy=False)
 
 

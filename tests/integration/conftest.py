@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.models import Sources, seed_repository, train_sources
+
+
+@pytest.fixture(scope="session")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Sources:
+    return train_sources(tmp_path_factory.mktemp("sources"))
+
+
+@pytest.fixture(scope="session")
+def seeded_repo(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Path:
+    root = tmp_path_factory.mktemp("seeded") / "repo"
+    seed_repository(root, sources)
+    return root
+
+
+@pytest.fixture(scope="session")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory, seeded_repo: Path) -> Callable[[str], Path]:
+    """A private copy of the seeded repository, so a server may change it freely."""
+
+    def copy(label: str) -> Path:
+        target = tmp_path_factory.mktemp(label) / "repo"
+        shutil.copytree(seeded_repo, target)
+        return target
+
+    return copy
