@@ -253,6 +253,12 @@ def _raise_row_errors(errors: list[Any] | None) -> None:
 
 
 def _vector(values: list[Any], dtype: np.dtype[Any]) -> np.ndarray:
+    """A target column; a missing result is NaN for numbers, an error for labels."""
+    if dtype.kind != "f" and None in values:
+        raise InvalidArgument(
+            f"the PMML model gave no result for row {values.index(None)}: an input value "
+            "is missing or outside what the model accepts"
+        )
     if dtype.kind == "O":
         return np.array([str(v) for v in values], dtype=object)
     return np.asarray(values, dtype=dtype).reshape(-1)
