@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.auth import Auth
-from gateway.config import ServerConfig
+from gateway.config import ServerConfig, archive_limits
 from gateway.dataplane import DataPlane
 from gateway.errors import GatewayError, NotFound, translate
 from gateway.fastlane import TF_PREDICT, V2_INFER, FastLane
@@ -48,7 +48,7 @@ def create_app(config: ServerConfig) -> FastLane:
         manager,
         metrics,
         admin_pool,
-        UploadPolicy(config.allow_pickle, config.archive_limits),
+        UploadPolicy(config.allow_pickle, archive_limits(config)),
         server_version(),
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.archives import ArchiveLimits
@@ -23,9 +23,14 @@ class ServerConfig:
     allow_pickle: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_MIB * MIB
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MIB * MIB
-    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    archive_limits: ArchiveLimits | None = None  # None: 4 x the upload limit, 10,000 files
     inference_threads: int | None = None  # None: the executor's default
     drain_timeout: float = 30.0  # seconds an unload waits for in-flight requests
+
+
+def archive_limits(config: ServerConfig) -> ArchiveLimits:
+    """What an uploaded archive may unpack to: by default four times the upload limit."""
+    return config.archive_limits or ArchiveLimits(max_bytes=4 * config.max_upload_bytes)
 
 
 def new_token() -> str:

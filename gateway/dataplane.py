@@ -167,9 +167,16 @@ class DataPlane:
         _checked(name)
         return plan_upload(filename, to, self._uploads)
 
-    async def upload(self, name: str, path: Path, plan: UploadPlan, alias: str | None) -> Manifest:
+    async def upload(
+        self,
+        name: str,
+        path: Path,
+        plan: UploadPlan,
+        alias: str | None = None,
+        sample: Path | None = None,
+    ) -> Manifest:
         manifest = await self._run(
-            import_upload, self.repo, _checked(name), plan, path, self._uploads, alias
+            import_upload, self.repo, _checked(name), plan, path, self._uploads, alias, sample
         )
         await self.manager.sync(name)
         return manifest

@@ -5,10 +5,10 @@ Serving) renders it as `{"error": "<message>"}`. Errors from `model_repo` and `c
 are translated by `translate`, so no handler maps exceptions on its own.
 
     GatewayError                    status
-    ├── InvalidInput                 400   malformed body, wrong datatype or shape, bad field
+    ├── InvalidInput                 400   malformed body, wrong datatype or shape, unknown output
     ├── Unauthorized                 401   missing or wrong bearer token
     ├── Forbidden                    403   refused by the operator's settings (pickle uploads)
-    ├── NotFound                     404   unknown model, version, alias, output or route
+    ├── NotFound                     404   unknown model, version, alias or route
     ├── Conflict                     409   contradicts stored state (delete an aliased version)
     ├── PayloadTooLarge              413   body, upload or unpacked archive over its limit
     ├── UnsupportedMediaType         415   an upload modelport cannot store or convert

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import InvalidInput
 from gateway.tensors import RequestTensor, json_numbers
 from model_repo.signature import Signature, TensorSpec, numpy_dtype
 
@@ -55,7 +55,7 @@ class InputPlan:
             return self.output_names
         for name in names:
             if name not in self._outputs:
-                raise NotFound(
+                raise InvalidInput(
                     f"unknown output {name!r}; the model has {', '.join(self.output_names)}"
                 )
         return tuple(names)

@@ -66,7 +66,7 @@ def repository_router(plane: DataPlane, auth: Auth, body_limit: int) -> APIRoute
             raise UnsupportedMediaType(
                 "upload a model as multipart/form-data with the file in the field 'file'"
             )
-        async with request.form(max_files=1, max_fields=_FORM_FIELDS) as form:
+        async with request.form(max_files=2, max_fields=_FORM_FIELDS) as form:
             file = form.get("file")
             if not isinstance(file, UploadFile):
                 raise InvalidInput("the form has no file in the field 'file'")
@@ -75,7 +75,8 @@ def repository_router(plane: DataPlane, auth: Auth, body_limit: int) -> APIRoute
             with tempfile.TemporaryDirectory(prefix="modelport-upload-") as tmp:
                 path = Path(tmp) / safe_filename(original)
                 await run_in_threadpool(_save, file.file, path)
-                manifest = await plane.upload(name, path, plan, _text(form, "alias"))
+                sample = await _sample(form, Path(tmp))
+                manifest = await plane.upload(name, path, plan, _text(form, "alias"), sample)
         return json_response(manifest.to_dict(), status=201)
 
     async def set_alias(request: Request) -> Response:
@@ -124,7 +125,7 @@ def repository_router(plane: DataPlane, auth: Auth, body_limit: int) -> APIRoute
         upload,
         methods=["POST"],
         status_code=201,
-        summary="Upload an artifact, or a source model to convert (multipart: file, to, alias)",
+        summary="Upload an artifact, or a model to convert (multipart: file, to, alias, sample)",
         openapi_extra={**model, **_multipart_doc()},
     )
     alias_path = "/v2/repository/models/{model}/aliases/{alias}"
@@ -174,6 +175,19 @@ def _text(form: FormData, field: str) -> str | None:
     return value
 
 
+async def _sample(form: FormData, folder: Path) -> Path | None:
+    """The optional parity sample, saved next to the model under a name of its own."""
+    sample = form.get("sample")
+    if sample is None:
+        return None
+    if not isinstance(sample, UploadFile):
+        raise InvalidInput("the form field 'sample' must be a file (.csv, .npy, .npz, .parquet)")
+    path = folder / "sample" / safe_filename(sample.filename or "sample")
+    path.parent.mkdir()
+    await run_in_threadpool(_save, sample.file, path)
+    return path
+
+
 def _save(source: IO[bytes], path: Path) -> None:
     with path.open("wb") as out:
         shutil.copyfileobj(source, out, 1 << 20)
@@ -196,6 +210,7 @@ def _multipart_doc() -> dict[str, Any]:
             "file": {"type": "string", "format": "binary"},
             "to": {"type": "string", "enum": ["onnx", "pmml", "savedmodel"]},
             "alias": {"type": "string"},
+            "sample": {"type": "string", "format": "binary"},
         },
     }
     return {

@@ -4,7 +4,8 @@
 - `.zip`, `.tar.gz`, `.tgz`, `.tar` holding a SavedModel: stored as is without `to`, or
   converted from that SavedModel with `to=FORMAT`;
 - a source model (`.skops`, `.pt2`, `.keras` ...) with `to=FORMAT`: converted here, with the
-  parity check, through `converters.pipeline` (exactly what `modelport convert` does);
+  parity check, through `converters.pipeline` (exactly what `modelport convert` does), on
+  the uploaded `sample` (.csv, .npy, .npz, .parquet) if there is one;
 - pickles (`.pkl`, `.joblib`) run code when loaded: refused unless the operator allowed them.
 """
 
@@ -88,18 +89,19 @@ def import_upload(
     path: Path,
     policy: UploadPolicy,
     alias: str | None = None,
+    sample: Path | None = None,
 ) -> Manifest:
     """Publish the uploaded file at `path` as planned; blocking, run it in a thread."""
-    from converters.pipeline import convert_file
-
+    if sample is not None and not plan.convert:
+        raise InvalidInput(
+            "a sample is for a conversion's parity check; this upload converts nothing"
+        )
     if plan.kind == "artifact":
         return import_artifact(
             repo, path, name, plan.format, alias=alias, source_name=plan.filename
         )
     if plan.kind == "source":
-        return convert_file(
-            repo, path, name, plan.format, alias=alias, allow_pickle=policy.allow_pickle
-        )
+        return _convert(repo, path, name, plan, policy, alias, sample)
     with tempfile.TemporaryDirectory(prefix="modelport-unpack-") as tmp:
         unpacked = Path(tmp) / "unpacked"
         extract(path, unpacked, policy.archive)
@@ -110,10 +112,32 @@ def import_upload(
                 "one top-level directory; a SavedModel archive is the only archive accepted"
             )
         if plan.convert:
-            return convert_file(repo, root, name, plan.format, alias=alias, allow_pickle=False)
+            return _convert(repo, root, name, plan, policy, alias, sample)
         return import_artifact(
             repo, root, name, "savedmodel", alias=alias, source_name=plan.filename
         )
+
+
+def _convert(
+    repo: Repository,
+    path: Path,
+    name: str,
+    plan: UploadPlan,
+    policy: UploadPolicy,
+    alias: str | None,
+    sample: Path | None,
+) -> Manifest:
+    from converters.pipeline import convert_file
+
+    return convert_file(
+        repo,
+        path,
+        name,
+        plan.format,
+        sample_path=sample,
+        alias=alias,
+        allow_pickle=policy.allow_pickle,
+    )
 
 
 def safe_filename(filename: str) -> str:
