@@ -1,7 +1,8 @@
 """Which versions of a model should be live, read from the repository.
 
-Today's policy: the default version (the `stable` alias, else the latest) plus every version
-an alias points at, so that `versions/{alias}` always answers. Issue 4 replaces this module
+Today's policy is issue 4's default: the latest version, plus every version an alias points
+at (so that `versions/{alias}` always answers); requests without a version go to the
+`stable` alias, else to the latest. Issue 4 replaces this module
 with a watching Source and per-model version policies (latest N, all, specific); the
 manager only needs the `DesiredModel` it returns.
 """
@@ -30,7 +31,7 @@ def desired(repo: Repository, name: str) -> DesiredModel:
         return DesiredModel(name, (), {}, None, frozenset())
     aliases = repo.aliases(name)
     default = aliases.get(DEFAULT_ALIAS) or AliasTarget(version=stored[-1])
-    live = set(default.versions)
+    live = {stored[-1], *default.versions}
     for target in aliases.values():
         live.update(target.versions)
     return DesiredModel(name, stored, aliases, default, frozenset(live & set(stored)))
