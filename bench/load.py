@@ -73,6 +73,7 @@ def measure(server: Server, load: Load, seconds: float, repeat: int, how: str) -
         "flagged": errors > 0,
         "wrk": best.as_dict(),
         "repeats": [round(load.value(r), 3) for r in runs],
+        "answer": answer[:200].decode(errors="replace"),
     }
 
 

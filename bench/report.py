@@ -21,10 +21,10 @@ def _value(figures: Figures, key: str) -> float | None:
 
 
 def _status(figures: Figures, keys: list[str], ok: bool | None, informative: bool = False) -> str:
-    if ok is None:
-        return NA
     if any(figures.get(k, {}).get("flagged") for k in keys):
         return FLAGGED
+    if ok is None:
+        return NA
     if informative:
         return INFO
     return PASS if ok else FAIL
@@ -65,7 +65,8 @@ def t4_latency(figures: Figures) -> Row:
     batch_ms = _value(figures, "inprocess.onnx.mlp_batch")
     row = {"id": "T4b", "what": "batched MLP p99 within queue delay + 2 batches", "target": "<= 1"}
     if p99 is None or batch_ms is None:
-        return {**row, "measured": None, "status": NA, "detail": "needs gateway.t4.on"}
+        status = _status(figures, ["gateway.t4.on"], None)
+        return {**row, "measured": None, "status": status, "detail": "needs gateway.t4.on"}
     p99 = float(figures["gateway.t4.on"]["wrk"]["p99_ms"])
     bound = BATCHING.max_queue_delay_us / 1000 + 2 * batch_ms
     ok = p99 <= bound

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOST = "127.0.0.1"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 UVICORN_FLAGS = [
     "--workers", "1", "--http", "httptools", "--loop", "uvloop",
     "--no-access-log", "--log-level", "warning",
@@ -61,7 +62,7 @@ def free_ports(count: int) -> list[int]:
 
 def uvicorn_command(app: str, port: int, factory: bool = True) -> list[str]:
     """uvicorn as the gateway runs it: 1 worker, httptools, uvloop, no access log."""
-    extra = ["--factory"] if factory else []
+    extra = ["--app-dir", str(PROJECT_ROOT), *(["--factory"] if factory else [])]
     command = [sys.executable, "-m", "uvicorn", app, *extra, "--host", HOST, "--port"]
     return [*command, str(port), *UVICORN_FLAGS]
 
