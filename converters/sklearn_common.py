@@ -98,20 +98,26 @@ def _plain(value: Any) -> Any:
 
 def string_columns(model: Any) -> set[str]:
     """Columns that an encoder inside the model saw as strings."""
-    found: set[str] = set()
+    return {
+        column
+        for column, values in categories_by_column(model).items()
+        if any(isinstance(v, str) for v in values)
+    }
+
+
+def categories_by_column(model: Any) -> dict[str, list[Any]]:
+    """The categories encoders learned, per named column (missing-value markers left out)."""
+    found: dict[str, list[Any]] = {}
     for _path, step in iter_steps(model):
-        for name, transformer, columns in getattr(step, "transformers_", ()):
-            if isinstance(columns, str):
-                columns = [columns]
-            if transformer in ("drop", "passthrough") or not _names(columns):
+        for _name, transformer, columns in getattr(step, "transformers_", ()):
+            names = [columns] if isinstance(columns, str) else list(columns)
+            if transformer in ("drop", "passthrough") or not _names(names):
                 continue
             for _p, inner in iter_steps(transformer):
-                categories = getattr(inner, "categories_", None)
-                if categories is not None and any(
-                    np.asarray(c).dtype.kind in "OUS" for c in categories
-                ):
-                    found.update(columns)
-            del name
+                for column, cats in zip(names, getattr(inner, "categories_", ()), strict=False):
+                    values = [_plain(c) for c in cats if isinstance(c, str) or np.isfinite(c)]
+                    if values:
+                        found[str(column)] = values
     return found
 
 
@@ -215,35 +221,25 @@ def synthesize(source: SourceModel, rows: int, seed: int) -> Sample:
     model = source.obj
     specs = input_specs(model)
     rng = np.random.default_rng(seed)
-    categories = _categories_by_column(model)
+    categories = categories_by_column(model)
     loc, scale, how = _numeric_ranges(model, specs)
     tensors: Tensors = {}
     numeric_index = 0
     for spec in specs:
         if spec.datatype == "BYTES":
-            choices = categories.get(spec.name) or ["a"]
+            choices = [str(c) for c in categories.get(spec.name, ())] or ["a"]
             tensors[spec.name] = rng.choice(np.asarray(choices, dtype=object), (rows, 1))
             continue
         width = spec.shape[1]
         mu = loc[numeric_index : numeric_index + width]
         sigma = scale[numeric_index : numeric_index + width]
         numeric_index += width
+        if spec.name in categories:  # a numeric column an encoder treats as categories
+            values = np.asarray(categories[spec.name], dtype=np.float32)
+            tensors[spec.name] = rng.choice(values, (rows, 1))
+            continue
         tensors[spec.name] = (mu + sigma * rng.standard_normal((rows, width))).astype(np.float32)
     return Sample(tensors, source=f"synthesized:{rows} rows from {how}")
-
-
-def _categories_by_column(model: Any) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for _path, step in iter_steps(model):
-        for _name, transformer, columns in getattr(step, "transformers_", ()):
-            if transformer in ("drop", "passthrough") or isinstance(columns, str):
-                continue
-            for _p, inner in iter_steps(transformer):
-                for column, cats in zip(columns, getattr(inner, "categories_", ()), strict=False):
-                    values = [str(c) for c in cats if isinstance(c, str)]
-                    if values:
-                        found[str(column)] = values
-    return found
 
 
 def _numeric_ranges(

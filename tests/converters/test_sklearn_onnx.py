@@ -179,3 +179,36 @@ def test_forced_publish_records_the_failure(tmp_path: Path) -> None:
     assert stored.parity is not None
     assert stored.parity.forced and not stored.parity.passed
     assert stored.parity.outputs["prediction"].mismatches > 0
+
+
+def test_encoder_over_numeric_and_string_columns_types_each_column(tmp_path: Path) -> None:
+    import skops.io
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "grade": rng.integers(1, 5, 200).astype(float),
+            "x": rng.normal(size=200),
+            "kind": rng.choice(["a", "b"], 200),
+        }
+    )
+    columns = ColumnTransformer(
+        [
+            ("cats", OneHotEncoder(handle_unknown="ignore"), ["grade", "kind"]),
+            ("num", StandardScaler(), ["x"]),
+        ]
+    )
+    model = make_pipeline(columns, LogisticRegression())
+    model.fit(frame, (frame["x"] + frame["grade"] > 2.5).astype(int))
+    path = tmp_path / "mixed.skops"
+    skops.io.dump(model, path)
+    manifest = convert_file(Repository(tmp_path / "repo"), path, "mixed", "onnx")
+    types = {t.name: t.datatype for t in manifest.signature.inputs}
+    assert types == {"grade": "FP32", "x": "FP32", "kind": "BYTES"}
+    assert manifest.parity is not None and manifest.parity.passed
+    # The sample drew grades from the encoder's own categories, so they were all known.
+    assert manifest.parity.outputs["probabilities"].max_abs_error < 1e-5
