@@ -11,6 +11,8 @@ exists; until then it returns False and T4's "batching on" row is not available.
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -38,22 +40,31 @@ def modelport_executable() -> str:
     return shutil.which("modelport") or str(local)
 
 
-def serve_available() -> bool:
-    """Whether this checkout's CLI has a `serve` command."""
+@functools.cache
+def serve_help() -> str | None:
+    """`modelport serve --help`, or None when this checkout's CLI has no `serve`."""
     try:
         done = subprocess.run(
-            [modelport_executable(), "serve", "--help"], capture_output=True, timeout=60
+            [modelport_executable(), "serve", "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "200"},
         )
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def serve_available() -> bool:
+    return serve_help() is not None
 
 
 def serve_command(repo: Path, port: int) -> list[str]:
-    return [
-        modelport_executable(), "serve", "--repo", str(repo),
-        "--host", HOST, "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
+    """`modelport serve` on `repo`; `--workers 1` once the CLI has that option."""
+    command = [modelport_executable(), "serve", "--repo", str(repo), "--host", HOST]
+    workers = ["--workers", "1"] if "--workers" in (serve_help() or "") else []
+    return [*command, "--port", str(port), *workers]
 
 
 def enable_batching(base_url: str, repo: Path, model: str, settings: BatchingSettings) -> bool:

@@ -25,8 +25,10 @@ MLP_BATCH = BATCHING.max_batch_size
 
 
 def calls_per_second(call: Callable[[], object], seconds: float) -> float:
-    """How many times `call` runs per second, timed over about `seconds` after a warm-up."""
-    for _ in range(3):
+    """How many times `call` runs per second, timed over about `seconds` after a warm-up
+    of a fifth of that (at least 1 s: JPMML needs the JVM's JIT to have compiled it)."""
+    warm_until = time.perf_counter() + max(1.0, seconds / 5)
+    while time.perf_counter() < warm_until:
         call()
     count, chunk = 0, 1
     started = time.perf_counter()

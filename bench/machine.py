@@ -48,6 +48,23 @@ def versions() -> dict[str, str]:
     return found
 
 
+def checkout() -> dict[str, str | int]:
+    """The commit measured, and how many paths differ from it (the gateway may be in
+    progress in the same tree)."""
+    root = Path(__file__).resolve().parents[1]
+    git = ["git", "-C", str(root)]
+    try:
+        head = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            [*git, "status", "--porcelain"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown"}
+    return {"commit": head, "uncommitted_paths": len(status.splitlines())}
+
+
 def describe(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -63,4 +80,5 @@ def describe(args: argparse.Namespace) -> dict[str, Any]:
         "duration_s": args.duration,
         "repeat": args.repeat,
         "versions": versions(),
+        "checkout": checkout(),
     }
