@@ -99,6 +99,12 @@ def _start_jvm() -> None:
                 )
             except (jpype.JVMNotFoundException, jpype.JVMNotSupportedException, OSError) as exc:
                 raise DependencyMissing(f"no usable Java found ({exc}); {INSTALL_HINT}") from exc
+            if threading.current_thread() is not threading.main_thread():
+                # The starting thread is the JVM's non-daemon main thread, and the JVM's
+                # shutdown at exit waits for it forever once it is gone (a server that
+                # loaded its first PMML model in a pool thread would never exit). Detached,
+                # it is attached again, as a daemon, on its next call into Java.
+                jpype.java.lang.Thread.detach()
     version = tuple(jpype.getJVMVersion())
     major = version[1] if version[0] == 1 else version[0]  # "1.8" style before Java 9
     if major < MIN_JAVA:
