@@ -72,12 +72,12 @@ def _target(dest: Path, name: str, archive: str) -> Path:
     parts = [p for p in PurePosixPath(posix).parts if p not in ("", ".")]
     if ".." in parts:
         raise InvalidInput(f"{archive}: member {name!r} climbs out with '..'; refused")
-    if not parts:
-        raise InvalidInput(f"{archive}: member {name!r} has an empty name; refused")
-    return dest.joinpath(*parts)
+    return dest.joinpath(*parts)  # `dest` itself for "." (tar -C dir .)
 
 
 def _write(source: IO[bytes], target: Path, budget: _Budget) -> None:
+    if target.is_dir():
+        raise InvalidInput(f"{budget.archive}: file member {target.name!r} names a directory")
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("xb") as out:
         while chunk := source.read(_CHUNK):
