@@ -51,7 +51,8 @@ def mlserver(ctx: Context) -> Figures:
         "mlserver.install": {
             "value": env.install_seconds,
             "unit": "s",
-            "how": f"MLServer {env.version} venv install (0 = reused)",
+            "how": f"MLServer {env.version} venv install"
+            + (" (made by an earlier run, reused)" if env.reused else ""),
         }
     }
     variants = {

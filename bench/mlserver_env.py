@@ -1,8 +1,8 @@
 """MLServer, installed by the bench into its own virtual environment, and its model folder.
 
 The environment (bench/.mlserver-venv, git-ignored) is made with the system's Python 3.11
-and the pinned versions below; a stamp file records the pins, so later runs reuse it and a
-change of pins rebuilds it. The install time is reported (0 when reused).
+and the pinned versions below; a stamp file records the pins and the install time, so later
+runs reuse it (and still report how long the install took) and a change of pins rebuilds it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PINS = (
     "uvloop==0.21.0",
 )
 VENV = Path(__file__).with_name(".mlserver-venv")
-STAMP = "bench-pins.txt"
+STAMP = "bench-pins.json"
 PYTHON = "python3.11"
 MODEL_NAME = "iris"
 # Single process, like the gateway under test (1 worker); no metrics server.
@@ -35,7 +35,8 @@ DEFAULT_SETTINGS: dict[str, object] = {}
 @dataclass(frozen=True)
 class MLServerEnv:
     venv: Path
-    install_seconds: float
+    install_seconds: float  # how long the install took, when it was made
+    reused: bool
     version: str
 
     @property
@@ -46,12 +47,12 @@ class MLServerEnv:
 def ensure(venv: Path = VENV) -> MLServerEnv:
     """The MLServer environment, created or rebuilt when its pins changed."""
     stamp = venv / STAMP
-    wanted = "\n".join(PINS)
-    seconds = 0.0
-    if not stamp.is_file() or stamp.read_text() != wanted:
-        seconds = _install(venv)
-        stamp.write_text(wanted)
-    return MLServerEnv(venv, seconds, _version(venv))
+    recorded = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    reused = recorded.get("pins") == list(PINS)
+    if not reused:
+        recorded = {"pins": list(PINS), "install_seconds": round(_install(venv), 1)}
+        stamp.write_text(json.dumps(recorded))
+    return MLServerEnv(venv, recorded["install_seconds"], reused, _version(venv))
 
 
 def _install(venv: Path) -> float:
