@@ -27,7 +27,7 @@ STAMP = "bench-pins.json"
 PYTHON = "python3.11"
 MODEL_NAME = "iris"
 # Single process, like the gateway under test (1 worker); no metrics server.
-LEAN_SETTINGS = {"parallel_workers": 0, "metrics_endpoint": None}
+LEAN_SETTINGS: dict[str, object] = {"parallel_workers": 0, "metrics_endpoint": None}
 # MLServer's defaults: inference in one separate worker process, metrics on.
 DEFAULT_SETTINGS: dict[str, object] = {}
 

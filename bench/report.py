@@ -84,11 +84,11 @@ def t6_rows(figures: Figures) -> list[Row]:
         "detail": "seconds from spawn to /v2/health/ready 200",
     }  # fmt: skip
     heavy = figures.get("gateway.t6.heavy", {}).get("value")
-    found = isinstance(heavy, list)
+    names: list[str] | None = [str(h) for h in heavy] if isinstance(heavy, list) else None
     heavy_row = {
         "id": "T6b", "what": "no TensorFlow / PyTorch / Java in the server", "measured": None,
-        "target": "none", "status": (FAIL if heavy else PASS) if found else NA,
-        "detail": "found: " + (", ".join(heavy) or "none") if found else "",
+        "target": "none", "status": NA if names is None else (FAIL if names else PASS),
+        "detail": "" if names is None else "found: " + (", ".join(names) or "none"),
     }  # fmt: skip
     return [start, heavy_row]
 
