@@ -23,7 +23,7 @@ from gateway.loader import version_loader
 from gateway.manager import ModelManager
 from gateway.metrics import GatewayMetrics
 from gateway.rest_common import error_response
-from gateway.rest_repository import is_upload, repository_router
+from gateway.rest_repository import RepositoryEndpoints, is_upload
 from gateway.rest_tfserving import TFServingEndpoints
 from gateway.rest_v2 import V2Endpoints
 from gateway.uploads import UploadPolicy
@@ -35,6 +35,44 @@ log = logging.getLogger("modelport.gateway")
 
 def create_app(config: ServerConfig) -> FastLane:
     """The ASGI app to serve; its FastAPI part (OpenAPI, every endpoint) is `.api`."""
+    plane, pools = _data_plane(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await plane.start()
+        try:
+            yield
+        finally:
+            await plane.stop()
+            for pool in pools:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    api = FastAPI(
+        title="modelport",
+        version=server_version(),
+        summary="ONNX, PMML and SavedModel artifacts behind the V2 and TF Serving REST APIs",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    auth = Auth(config.admin_token, config.inference_token)
+    v2 = V2Endpoints(plane, auth, config.max_body_bytes)
+    tfserving = TFServingEndpoints(plane, auth, config.max_body_bytes)
+    api.include_router(v2.router())
+    api.include_router(RepositoryEndpoints(plane, auth, config.max_body_bytes).router())
+    api.include_router(tfserving.router())
+
+    async def prometheus(request: Request) -> Response:
+        content, media_type = plane.metrics.render()
+        return Response(content, media_type=media_type)
+
+    api.add_api_route("/metrics", prometheus, methods=["GET"], summary="Prometheus metrics")
+    _add_error_handlers(api)
+    api.state.plane = plane
+    limits = BodyLimit(config.max_body_bytes, config.max_upload_bytes, is_upload)
+    return FastLane(api, [(V2_INFER, v2.infer), (TF_PREDICT, tfserving.predict)], limits)
+
+
+def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecutor, ...]]:
     repo = Repository(config.repo_root)
     metrics = GatewayMetrics()
     inference_pool = ThreadPoolExecutor(config.inference_threads, "modelport-infer")
@@ -51,40 +89,7 @@ def create_app(config: ServerConfig) -> FastLane:
         UploadPolicy(config.allow_pickle, archive_limits(config)),
         server_version(),
     )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await plane.start()
-        try:
-            yield
-        finally:
-            await plane.stop()
-            inference_pool.shutdown(wait=False, cancel_futures=True)
-            admin_pool.shutdown(wait=False, cancel_futures=True)
-
-    api = FastAPI(
-        title="modelport",
-        version=server_version(),
-        summary="ONNX, PMML and SavedModel artifacts behind the V2 and TF Serving REST APIs",
-        lifespan=lifespan,
-        redoc_url=None,
-    )
-    auth = Auth(config.admin_token, config.inference_token)
-    v2 = V2Endpoints(plane, auth, config.max_body_bytes)
-    tfserving = TFServingEndpoints(plane, auth, config.max_body_bytes)
-    api.include_router(v2.router())
-    api.include_router(repository_router(plane, auth, config.max_body_bytes))
-    api.include_router(tfserving.router())
-
-    async def prometheus(request: Request) -> Response:
-        content, media_type = metrics.render()
-        return Response(content, media_type=media_type)
-
-    api.add_api_route("/metrics", prometheus, methods=["GET"], summary="Prometheus metrics")
-    _add_error_handlers(api)
-    api.state.plane = plane
-    limits = BodyLimit(config.max_body_bytes, config.max_upload_bytes, is_upload)
-    return FastLane(api, [(V2_INFER, v2.infer), (TF_PREDICT, tfserving.predict)], limits)
+    return plane, (inference_pool, admin_pool)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

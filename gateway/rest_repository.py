@@ -25,7 +25,9 @@ from gateway.rest_common import json_body, json_response, path_params, raw_heade
 from gateway.served import VersionStatus
 from gateway.uploads import safe_filename
 
-UPLOAD_PATH = "/v2/repository/models/{model}/versions"
+MODELS = "/v2/repository/models/{model}"
+UPLOAD_PATH = f"{MODELS}/versions"
+ALIAS_PATH = f"{MODELS}/aliases/{{alias}}"
 _FORM_FIELDS = 8
 
 
@@ -38,29 +40,32 @@ def is_upload(method: str, path: str) -> bool:
     )
 
 
-def repository_router(plane: DataPlane, auth: Auth, body_limit: int) -> APIRouter:
-    router = APIRouter(tags=["Model repository"])
+class RepositoryEndpoints:
+    def __init__(self, plane: DataPlane, auth: Auth, body_limit: int) -> None:
+        self.plane = plane
+        self.auth = auth
+        self.body_limit = body_limit
 
-    async def index(request: Request) -> Response:
-        auth.reader(request)
-        body = await _json_or_empty(request, body_limit)
-        statuses = await plane.index(ready_only=body.get("ready") is True)
+    async def index(self, request: Request) -> Response:
+        self.auth.reader(request)
+        body = await _json_or_empty(request, self.body_limit)
+        statuses = await self.plane.index(ready_only=body.get("ready") is True)
         return json_response([_render_index(s) for s in statuses])
 
-    async def load(request: Request) -> Response:
-        auth.admin(request)
-        await _json_or_empty(request, body_limit)  # Triton's config overrides are not supported
-        await plane.load(request.path_params["model"])
+    async def load(self, request: Request) -> Response:
+        self.auth.admin(request)
+        await _json_or_empty(request, self.body_limit)  # Triton's config overrides: ignored
+        await self.plane.load(request.path_params["model"])
         return json_response({})
 
-    async def unload(request: Request) -> Response:
-        auth.admin(request)
-        await _json_or_empty(request, body_limit)
-        await plane.unload(request.path_params["model"])
+    async def unload(self, request: Request) -> Response:
+        self.auth.admin(request)
+        await _json_or_empty(request, self.body_limit)
+        await self.plane.unload(request.path_params["model"])
         return json_response({})
 
-    async def upload(request: Request) -> Response:
-        auth.admin(request)
+    async def upload(self, request: Request) -> Response:
+        self.auth.admin(request)
         name = request.path_params["model"]
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             raise UnsupportedMediaType(
@@ -71,86 +76,69 @@ def repository_router(plane: DataPlane, auth: Auth, body_limit: int) -> APIRoute
             if not isinstance(file, UploadFile):
                 raise InvalidInput("the form has no file in the field 'file'")
             original = file.filename or ""
-            plan = plane.plan_upload(name, original, _text(form, "to"))
+            plan = self.plane.plan_upload(name, original, _text(form, "to"))
             with tempfile.TemporaryDirectory(prefix="modelport-upload-") as tmp:
                 path = Path(tmp) / safe_filename(original)
                 await run_in_threadpool(_save, file.file, path)
                 sample = await _sample(form, Path(tmp))
-                manifest = await plane.upload(name, path, plan, _text(form, "alias"), sample)
+                manifest = await self.plane.upload(name, path, plan, _text(form, "alias"), sample)
         return json_response(manifest.to_dict(), status=201)
 
-    async def set_alias(request: Request) -> Response:
-        auth.admin(request)
-        params = request.path_params
-        body = await _json_or_empty(request, body_limit)
-        target = await plane.set_alias(params["model"], params["alias"], body)
-        return json_response(
-            {"model": params["model"], "alias": params["alias"], **target.to_dict()}
-        )
+    async def set_alias(self, request: Request) -> Response:
+        self.auth.admin(request)
+        model, alias = request.path_params["model"], request.path_params["alias"]
+        body = await _json_or_empty(request, self.body_limit)
+        target = await self.plane.set_alias(model, alias, body)
+        return json_response({"model": model, "alias": alias, **target.to_dict()})
 
-    async def delete_alias(request: Request) -> Response:
-        auth.admin(request)
-        params = request.path_params
-        await plane.delete_alias(params["model"], params["alias"])
-        return json_response({"model": params["model"], "alias": params["alias"], "deleted": True})
+    async def delete_alias(self, request: Request) -> Response:
+        self.auth.admin(request)
+        model, alias = request.path_params["model"], request.path_params["alias"]
+        await self.plane.delete_alias(model, alias)
+        return json_response({"model": model, "alias": alias, "deleted": True})
 
-    async def delete_version(request: Request) -> Response:
-        auth.admin(request)
-        params = request.path_params
-        await plane.delete_version(params["model"], params["version"])
-        return json_response(
-            {"model": params["model"], "version": params["version"], "deleted": True}
-        )
+    async def delete_version(self, request: Request) -> Response:
+        self.auth.admin(request)
+        model, version = request.path_params["model"], request.path_params["version"]
+        await self.plane.delete_version(model, version)
+        return json_response({"model": model, "version": version, "deleted": True})
 
-    model = path_params("model")
-    router.add_api_route(
-        "/v2/repository/index", index, methods=["POST"], summary="Repository index"
-    )
-    router.add_api_route(
-        "/v2/repository/models/{model}/load",
-        load,
-        methods=["POST"],
-        summary="Load",
-        openapi_extra=model,
-    )
-    router.add_api_route(
-        "/v2/repository/models/{model}/unload",
-        unload,
-        methods=["POST"],
-        summary="Unload",
-        openapi_extra=model,
-    )
-    router.add_api_route(
-        UPLOAD_PATH,
-        upload,
-        methods=["POST"],
-        status_code=201,
-        summary="Upload an artifact, or a model to convert (multipart: file, to, alias, sample)",
-        openapi_extra={**model, **_multipart_doc()},
-    )
-    alias_path = "/v2/repository/models/{model}/aliases/{alias}"
-    router.add_api_route(
-        alias_path,
-        set_alias,
-        methods=["PUT"],
-        summary="Point an alias at a version",
-        openapi_extra={**path_params("model", "alias"), **json_body('{"version": N}')},
-    )
-    router.add_api_route(
-        alias_path,
-        delete_alias,
-        methods=["DELETE"],
-        summary="Delete an alias",
-        openapi_extra=path_params("model", "alias"),
-    )
-    router.add_api_route(
-        "/v2/repository/models/{model}/versions/{version}",
-        delete_version,
-        methods=["DELETE"],
-        summary="Delete a version",
-        openapi_extra=path_params("model", "version"),
-    )
-    return router
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["Model repository"])
+        model = path_params("model")
+        model_alias = path_params("model", "alias")
+        routes: list[tuple[str, Any, str, str, dict[str, Any]]] = [
+            ("/v2/repository/index", self.index, "POST", "Repository index", {}),
+            (f"{MODELS}/load", self.load, "POST", "Load", model),
+            (f"{MODELS}/unload", self.unload, "POST", "Unload", model),
+            (
+                UPLOAD_PATH,
+                self.upload,
+                "POST",
+                "Upload an artifact, or a model to convert (multipart: file, to, alias, sample)",
+                {**model, **_multipart_doc()},
+            ),
+            (
+                ALIAS_PATH,
+                self.set_alias,
+                "PUT",
+                "Point an alias at a version",
+                {**model_alias, **json_body('{"version": N}')},
+            ),
+            (ALIAS_PATH, self.delete_alias, "DELETE", "Delete an alias", model_alias),
+            (
+                f"{MODELS}/versions/{{version}}",
+                self.delete_version,
+                "DELETE",
+                "Delete a version",
+                path_params("model", "version"),
+            ),
+        ]
+        for path, handler, method, summary, docs in routes:
+            router.add_api_route(
+                path, handler, methods=[method], summary=summary, openapi_extra=docs or None
+            )
+        return router
 
 
 async def _json_or_empty(request: Request, limit: int) -> dict[str, Any]:
