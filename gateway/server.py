@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from gateway.config import ServerConfig
-
-log = logging.getLogger("modelport.gateway")
 
 
 def serve(config: ServerConfig, announce: Callable[[str], None] = print) -> None:
