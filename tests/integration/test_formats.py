@@ -194,33 +194,52 @@ def _archive(source: Path, target: Path) -> Path:
     return target
 
 
+def _matches_keras(server: Server, name: str, keras_model: tuple[Path, Any]) -> None:
+    rows = np.random.default_rng(4).standard_normal((3, 4)).astype(np.float32)
+    expected = np.asarray(keras_model[1](rows))
+    np.testing.assert_allclose(_one_input(server, name, rows), expected, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.tensorflow
 @needs_tf
-@pytest.mark.parametrize("kind", [".zip", ".tar.gz", "directory (CLI push)"])
-def test_savedmodel_artifact_upload(
+@pytest.mark.parametrize(
+    ("suffix", "to"), [(".zip", None), (".tar.gz", None), (".tgz", "savedmodel")]
+)
+def test_savedmodel_archive_upload(
     server: Server,
     keras_model: tuple[Path, Any],
     savedmodel: dict[str, Any],
     tmp_path: Path,
-    kind: str,
+    suffix: str,
+    to: str | None,
+) -> None:
+    """As is, or (with to=savedmodel) converted again from the SavedModel in the archive."""
+    folder = server.repo / "dense" / str(savedmodel["version"]) / "saved_model"
+    name = "sm" + suffix.replace(".", "_")
+    fields = {"to": to} if to else {}
+    manifest = upload(server, name, _archive(folder, tmp_path / f"model{suffix}"), **fields)
+    assert manifest["format"] == "savedmodel"
+    if to is None:
+        assert manifest["parity"] is None and manifest["provenance"]["framework"] == "savedmodel"
+    else:
+        assert manifest["parity"]["passed"] and manifest["provenance"]["framework"] == "tensorflow"
+    _matches_keras(server, name, keras_model)
+
+
+@pytest.mark.tensorflow
+@needs_tf
+def test_cli_pushes_a_savedmodel_directory(
+    server: Server, keras_model: tuple[Path, Any], savedmodel: dict[str, Any]
 ) -> None:
     folder = server.repo / "dense" / str(savedmodel["version"]) / "saved_model"
-    name = "sm_" + kind.split()[0].strip(".").replace(".", "_")
-    if kind.startswith("."):
-        manifest = upload(server, name, _archive(folder, tmp_path / f"model{kind}"))
-    else:
-        pushed = subprocess.run(
-            [*MODELPORT, "push", folder, "--name", name, "--url", server.url,
-             "--token", server.admin_token],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert pushed.returncode == 0, pushed.stderr
-        manifest = httpx.get(f"{server.url}/v2/models/{name}").json()
-        manifest = {"format": "savedmodel", "parity": None, "name": manifest["name"]}
-    assert manifest["format"] == "savedmodel" and manifest["parity"] is None
-    rows = np.random.default_rng(4).standard_normal((3, 4)).astype(np.float32)
-    expected = np.asarray(keras_model[1](rows))
-    np.testing.assert_allclose(_one_input(server, name, rows), expected, rtol=1e-5, atol=1e-6)
+    pushed = subprocess.run(
+        [*MODELPORT, "push", folder, "--name", "sm_dir", "--url", server.url,
+         "--token", server.admin_token],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert pushed.returncode == 0, pushed.stderr
+    assert "published sm_dir version 1 (savedmodel)" in pushed.stdout
+    _matches_keras(server, "sm_dir", keras_model)
 
 
 # ---- PyTorch -> ONNX ---------------------------------------------------------------------
