@@ -7,8 +7,8 @@ fails to load is recorded with its reason, and when it was meant to become the d
 previous default keeps serving. One action runs at a time per model (a per-model lock);
 requests never take that lock.
 
-Issue 4 plugs in here: a polling Source calls `sync`, a Policy decides the load/unload order
-(`_plan` is today's availability-preserving one), and warm-up runs in `_load`.
+Where version policies plug in: a watching Source calls `sync`; a Policy replaces `_plan`
+(today's is availability-preserving); a warm-up inference belongs in `_load_into`.
 """
 
 from __future__ import annotations

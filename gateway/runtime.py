@@ -1,6 +1,6 @@
 """Runtimes: what serving wraps around a `model_repo` predictor.
 
-A runtime's `predict` is a coroutine, so wrappers (issue 5's dynamic batching, a warm-up, a
+A runtime's `predict` is a coroutine, so wrappers (dynamic batching, a warm-up, a
 timeout) compose around it without the request path knowing. `PredictorRuntime` calls the
 predictor in a thread pool, except for calls so small that the hop to a thread would cost
 more than the call itself blocks the event loop (onnxruntime on a few rows: tens of µs).

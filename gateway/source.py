@@ -1,10 +1,9 @@
 """Which versions of a model should be live, read from the repository.
 
-Today's policy is issue 4's default: the latest version, plus every version an alias points
-at (so that `versions/{alias}` always answers); requests without a version go to the
-`stable` alias, else to the latest. Issue 4 replaces this module
-with a watching Source and per-model version policies (latest N, all, specific); the
-manager only needs the `DesiredModel` it returns.
+One policy for now, the usual default (latest 1): the latest version, plus every version an
+alias points at, so that `versions/{alias}` always answers. Requests without a version go
+to the `stable` alias, else to the latest. A watching Source with per-model policies
+(latest N, all, specific) can replace this module: the manager only needs `DesiredModel`.
 """
 
 from __future__ import annotations
