@@ -196,7 +196,10 @@ def serve(
         typer.Option(envvar="MODELPORT_INFERENCE_TOKEN", help="Require this token for reads"),
     ] = None,
     allow_pickle: Annotated[
-        bool, typer.Option("--allow-pickle", help="Accept pickled models (.pkl, .joblib) uploads")
+        bool,
+        typer.Option(
+            "--allow-pickle", help="Accept uploads of pickles (.pkl, .joblib): they run code"
+        ),
     ] = False,
     max_body_mib: Annotated[int, typer.Option(min=1, help="Largest request body")] = 64,
     max_upload_mib: Annotated[int, typer.Option(min=1, help="Largest model upload")] = 1024,
