@@ -36,10 +36,13 @@ def _floor_runs(ctx: Context, model: Path, loads: dict[str, tuple[Load, str]]) -
     command = uvicorn_command(FLOOR_APP, port)
     log = ctx.workdir / f"floor-{model.parent.parent.name}.log"
     figures = {}
-    with serving("floor", command, port, "/v2/health/ready", log, {MODEL_ENV: str(model)}) as s:
-        for key, (load, how) in loads.items():
-            print(f"  {key}: {how}, {load.connections} conn", flush=True)
-            figures[key] = measure(s, load, ctx.seconds, ctx.repeat, how)
+    try:
+        with serving("floor", command, port, "/v2/health/ready", log, {MODEL_ENV: str(model)}) as s:
+            for key, (load, how) in loads.items():
+                print(f"  {key}: {how}, {load.connections} conn", flush=True)
+                figures[key] = measure(s, load, ctx.seconds, ctx.repeat, how)
+    except ServerFailed as exc:
+        figures |= {key: failed(load.unit, how, str(exc)) for key, (load, how) in loads.items()}
     return figures
 
 

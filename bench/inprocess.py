@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.gateway import BATCHING
+from bench.load import failed
 from bench.models import Prepared
 from bench.payloads import BATCH_ROWS, sample_rows, signature_of
 from bench.raw_asgi import open_session
@@ -108,6 +109,11 @@ def tf_figures(prepared: Prepared, seconds: float) -> dict[str, dict[str, Any]]:
 def all_figures(prepared: Prepared, seconds: float) -> dict[str, dict[str, Any]]:
     figures: dict[str, dict[str, Any]] = {}
     for measure in (onnx_figures, pmml_figures, tf_figures):
-        print(f"  in-process: {measure.__name__.removesuffix('_figures')}", flush=True)
-        figures.update(measure(prepared, seconds))
+        runtime = measure.__name__.removesuffix("_figures")
+        print(f"  in-process: {runtime}", flush=True)
+        try:
+            figures.update(measure(prepared, seconds))
+        except Exception as exc:  # a runtime missing or failing: report it, go on
+            reason = f"{type(exc).__name__}: {exc}"
+            figures[f"inprocess.{runtime}"] = failed("", runtime, reason)
     return figures

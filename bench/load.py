@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.payloads import Body
 from bench.servers import Server, post
-from bench.wrk import WrkResult, run_wrk
+from bench.wrk import WrkFailed, WrkResult, run_wrk
 
 Figure = dict[str, Any]
 Figures = dict[str, Figure]
@@ -58,8 +58,11 @@ def measure(server: Server, load: Load, seconds: float, repeat: int, how: str) -
         excerpt = answer[:300].decode(errors="replace")
         return failed(load.unit, how, f"probe answered {status}: {excerpt}")
     url = server.base_url + load.path
-    run_wrk(url, load.body, load.connections, min(WARMUP_SECONDS, seconds))
-    runs = [run_wrk(url, load.body, load.connections, seconds) for _ in range(repeat)]
+    try:
+        run_wrk(url, load.body, load.connections, min(WARMUP_SECONDS, seconds))
+        runs = [run_wrk(url, load.body, load.connections, seconds) for _ in range(repeat)]
+    except WrkFailed as exc:
+        return failed(load.unit, how, str(exc))
     best = runs[0]
     for run in runs[1:]:
         if load.better()(load.value(run), load.value(best)):

@@ -119,13 +119,15 @@ def status_of(url: str, timeout: float = 1.0) -> int | None:
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    """One request, for checking a server's answer before loading it."""
+    """One request, for checking a server's answer before loading it (status 0: no answer)."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+    except OSError as exc:  # refused, reset, timed out: the server is gone or stuck
+        return 0, str(exc).encode()
 
 
 def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:

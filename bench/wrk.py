@@ -25,6 +25,10 @@ class WrkMissing(RuntimeError):
     pass
 
 
+class WrkFailed(RuntimeError):
+    """wrk exited with an error or printed no summary."""
+
+
 @dataclass(frozen=True)
 class WrkResult:
     connections: int
@@ -68,14 +72,14 @@ def run_wrk(url: str, body: Body, connections: int, seconds: float) -> WrkResult
     ]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+        raise WrkFailed(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     return parse(done.stdout, connections)
 
 
 def parse(output: str, connections: int) -> WrkResult:
     lines = [line for line in output.splitlines() if line.startswith(MARKER)]
     if not lines:
-        raise RuntimeError(f"wrk printed no summary line:\n{output}")
+        raise WrkFailed(f"wrk printed no summary line:\n{output}")
     raw = json.loads(lines[-1][len(MARKER) :])
     seconds = raw["duration_us"] / 1e6
     sockets = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
