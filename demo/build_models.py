@@ -22,7 +22,7 @@ from converters.pipeline import convert_file
 from model_repo import Repository
 from model_repo.manifest import Manifest
 
-SOURCES = Path(__file__).parent / "sources"
+DEFAULT_SOURCES = Path(__file__).parent / "sources"
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
 
@@ -115,8 +115,8 @@ DEMOS: dict[str, tuple[Callable[[Path], tuple[Path, Path | None]], str]] = {
 }
 
 
-def build(repo: Repository, fresh: bool) -> list[Manifest]:
-    SOURCES.mkdir(parents=True, exist_ok=True)
+def build(repo: Repository, sources: Path, fresh: bool) -> list[Manifest]:
+    sources.mkdir(parents=True, exist_ok=True)
     built: dict[str, tuple[Path, Path | None]] = {}
     manifests = []
     for name, (builder, target) in DEMOS.items():
@@ -128,7 +128,7 @@ def build(repo: Repository, fresh: bool) -> list[Manifest]:
         if builder.__name__ not in built:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                built[builder.__name__] = builder(SOURCES)
+                built[builder.__name__] = builder(sources)
         model_path, sample = built[builder.__name__]
         manifest = convert_file(
             repo,
@@ -149,15 +149,22 @@ def _step(name: str, text: str) -> None:
     print(f"{name}: {text}")
 
 
-def example_request(manifest: Manifest) -> str:
-    """A V2 infer request body with one plausible row for every input."""
+def example_request(manifest: Manifest, sources: Path) -> str:
+    """A V2 infer request body: the first row of the model's parity sample, when it has one."""
     import json
 
+    source = manifest.provenance.source_file or ""
+    sample = sources / source.replace(Path(source).suffix, "_sample.csv") if source else None
+    row = pd.read_csv(sample).iloc[0] if sample is not None and sample.is_file() else None
     inputs = []
     for spec in manifest.signature.inputs:
         shape = [1 if d == -1 else d for d in spec.shape]
         count = int(np.prod(shape))
-        data: list[object] = ["home"] * count if spec.datatype == "BYTES" else [0.5] * count
+        if row is not None and spec.name in row.index:
+            value = row[spec.name]
+            data: list[object] = [value.item() if hasattr(value, "item") else value] * count
+        else:
+            data = [0.5] * count
         inputs.append({"name": spec.name, "datatype": spec.datatype, "shape": shape, "data": data})
     return json.dumps({"inputs": inputs})
 
@@ -167,16 +174,17 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=Path("models"))
     parser.add_argument("--fresh", action="store_true", help="convert again as new versions")
     parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--sources", type=Path, default=DEFAULT_SOURCES, help="where models go")
     args = parser.parse_args()
     repo = Repository(args.repo)
-    manifests = build(repo, args.fresh)
+    manifests = build(repo, args.sources, args.fresh)
     print(f"\nmodels in {repo.root}:")
     for manifest in manifests:
         names = ", ".join(t.name for t in manifest.signature.outputs)
         print(f"  {manifest.name:14} v{manifest.version}  {manifest.format:10} outputs: {names}")
     print("\nonce `modelport serve` runs, try:")
     for manifest in manifests:
-        body = example_request(manifest)
+        body = example_request(manifest, args.sources)
         print(f"  curl -s {args.url}/v2/models/{manifest.name}/infer -d '{body}'")
 
 
