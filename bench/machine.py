@@ -79,6 +79,7 @@ def describe(args: argparse.Namespace) -> dict[str, Any]:
         "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
         "duration_s": args.duration,
         "repeat": args.repeat,
+        "rounds": args.rounds,
         "versions": versions(),
         "checkout": checkout(),
     }

@@ -23,6 +23,7 @@ from bench.load import Figures
 from bench.machine import describe
 from bench.models import prepare
 from bench.report import as_json, print_report, targets
+from bench.rounds import merge
 from bench.wrk import WrkMissing, wrk_path
 
 DEFAULT_OUT = Path(__file__).with_name("results") / "latest.json"
@@ -44,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repeat", type=int, default=1, help="wrk runs per scenario (best kept)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run all the parts this many times (best kept)"
+    )
     parser.add_argument(
         "--inprocess-seconds", type=float, default=None, help="per in-process loop (5)"
     )
@@ -67,9 +71,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     ctx = Context(prepared, workdir, bodies, args.duration, args.repeat, args.inprocess_seconds)
     meta = describe(args)
     figures: Figures = {}
-    for part in args.parts:
-        print(f"{part}:", flush=True)
-        figures.update(PARTS[part](ctx))
+    for round_number in range(1, args.rounds + 1):
+        for part in args.parts:
+            print(f"{part} (round {round_number} of {args.rounds}):", flush=True)
+            merge(figures, PARTS[part](ctx))
     meta["load_after"] = os.getloadavg()
     rows = targets(figures)
     print_report(figures, rows)
