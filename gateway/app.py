@@ -22,10 +22,12 @@ from gateway.limits import BodyLimit
 from gateway.loader import version_loader
 from gateway.manager import ModelManager
 from gateway.metrics import GatewayMetrics
+from gateway.reloader import Reloader
 from gateway.rest_common import error_response
 from gateway.rest_repository import RepositoryEndpoints, is_upload
 from gateway.rest_tfserving import TFServingEndpoints
 from gateway.rest_v2 import V2Endpoints
+from gateway.rollout import Rollout
 from gateway.uploads import UploadPolicy
 from model_repo.errors import ModelportError
 from model_repo.repository import Repository
@@ -36,13 +38,17 @@ log = logging.getLogger("modelport.gateway")
 def create_app(config: ServerConfig) -> FastLane:
     """The ASGI app to serve; its FastAPI part (OpenAPI, every endpoint) is `.api`."""
     plane, pools = _data_plane(config)
+    reloader = Reloader(plane.manager, config.poll_interval)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await reloader.reload(everything=True)  # releases first, then every model
         await plane.start()
+        reloader.start()
         try:
             yield
         finally:
+            await reloader.stop()
             await plane.stop()
             for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -58,7 +64,8 @@ def create_app(config: ServerConfig) -> FastLane:
     v2 = V2Endpoints(plane, auth, config.max_body_bytes)
     tfserving = TFServingEndpoints(plane, auth, config.max_body_bytes)
     api.include_router(v2.router())
-    api.include_router(RepositoryEndpoints(plane, auth, config.max_body_bytes).router())
+    repository = RepositoryEndpoints(plane, auth, config.max_body_bytes, Rollout(plane, reloader))
+    api.include_router(repository.router())
     api.include_router(tfserving.router())
 
     async def prometheus(request: Request) -> Response:
@@ -79,7 +86,11 @@ def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecut
     # One admin thread: loads, uploads and conversions run one at a time, away from inference.
     admin_pool = ThreadPoolExecutor(1, "modelport-admin")
     manager = ModelManager(
-        repo, version_loader(metrics, inference_pool), admin_pool, config.drain_timeout
+        repo,
+        version_loader(metrics, inference_pool),
+        admin_pool,
+        config.drain_timeout,
+        config.release_grace,
     )
     metrics.watch(manager)
     plane = DataPlane(

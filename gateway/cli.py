@@ -15,6 +15,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from gateway.cli_releases import add_commands
 from gateway.exit_codes import exit_code_for
 from model_repo.errors import ModelportError
 
@@ -203,6 +204,12 @@ def serve(
     ] = False,
     max_body_mib: Annotated[int, typer.Option(min=1, help="Largest request body")] = 64,
     max_upload_mib: Annotated[int, typer.Option(min=1, help="Largest model upload")] = 1024,
+    poll_interval: Annotated[
+        float, typer.Option(min=0, help="Seconds between looks for repository changes; 0: off")
+    ] = 1.0,
+    release_grace: Annotated[
+        float, typer.Option(min=0, help="Seconds a replaced release revision serves pinned calls")
+    ] = 10.0,
 ) -> None:
     """Serve every model of the repository over the V2 and TF Serving REST APIs."""
     from gateway.config import MIB, ServerConfig, new_token
@@ -221,6 +228,8 @@ def serve(
         allow_pickle=allow_pickle,
         max_body_bytes=max_body_mib * MIB,
         max_upload_bytes=max_upload_mib * MIB,
+        poll_interval=poll_interval,
+        release_grace=release_grace,
     )
     run_server(config, announce=lambda line: print(line, flush=True))
 
@@ -268,6 +277,9 @@ def predict(
     from gateway.client import predict_file
 
     out.print_json(json.dumps(predict_file(url, name, data, version=version, token=token)))
+
+
+add_commands(app, models_app, reports_errors)
 
 
 def main() -> None:

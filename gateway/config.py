@@ -26,6 +26,8 @@ class ServerConfig:
     archive_limits: ArchiveLimits | None = None  # None: 4 x the upload limit, 10,000 files
     inference_threads: int | None = None  # None: the executor's default
     drain_timeout: float = 30.0  # seconds an unload waits for in-flight requests
+    poll_interval: float = 1.0  # seconds between looks for repository changes; 0: never
+    release_grace: float = 10.0  # seconds a replaced release revision still serves pinned calls
 
 
 def archive_limits(config: ServerConfig) -> ArchiveLimits:

@@ -20,6 +20,7 @@ from gateway.inference import InferenceRequest, InferenceResult
 from gateway.manager import ModelManager
 from gateway.metrics import GatewayMetrics
 from gateway.served import Lease, ServedVersion, VersionState, VersionStatus
+from gateway.shadow import ShadowRunner
 from gateway.uploads import UploadPlan, UploadPolicy, import_upload, plan_upload
 from model_repo.aliases import AliasTarget
 from model_repo.errors import ModelportError
@@ -58,6 +59,7 @@ class DataPlane:
         self._admin = admin_executor
         self._uploads = upload_policy
         self.server_version = server_version
+        self.shadows = ShadowRunner(metrics.registry)
         self._ready = False
 
     # ---- life cycle and health ------------------------------------------------------------
@@ -73,6 +75,7 @@ class DataPlane:
 
     async def stop(self) -> None:
         self._ready = False
+        await self.shadows.close()
         await self.manager.close()
 
     def live(self) -> bool:
@@ -86,10 +89,17 @@ class DataPlane:
 
     # ---- inference ----------------------------------------------------------------------------
 
-    def lease(self, name: str, ref: str | None, key: str | None = None) -> Lease:
-        """Lend the version `ref` names to one request; the request resolves it only here."""
+    def lease(
+        self,
+        name: str,
+        ref: str | None,
+        key: str | None = None,
+        release: str | None = None,
+        revision: str | None = None,
+    ) -> Lease:
+        """Lend the version `ref` (or `release`) names to one request; resolved only here."""
         try:
-            return self.manager.lease(name, ref, key)
+            return self.manager.lease(name, ref, key, release, revision)
         except GatewayError as exc:
             self.metrics.rejected(name if self.manager.routing(name) else "", exc.status)
             raise
@@ -152,7 +162,7 @@ class DataPlane:
         return found
 
     async def load(self, name: str) -> None:
-        routing = await self.manager.sync(_checked(name))
+        routing = await self.manager.load(_checked(name))
         if routing is None:
             raise NotFound(f"unknown model {name!r}")
         if not routing.versions:
@@ -183,11 +193,9 @@ class DataPlane:
 
     async def set_alias(self, name: str, alias: str, body: Any) -> AliasTarget:
         target = AliasTarget.from_dict(body)
-        for version in target.versions:  # the new target must serve before the switch
-            await self.manager.prepare(_checked(name), version)
-        try:
+        # The new target must serve before the switch; if it cannot, nothing is written.
+        async with self.manager.holding({_checked(name): target.referenced}):
             await self._run(self.repo.set_alias, name, alias, target)
-        finally:
             await self.manager.sync(name)
         return target
 

@@ -1,28 +1,38 @@
-"""The model manager: loads versions, swaps routing tables, lends versions to requests.
+"""The model manager: carries out the policy's actions and lends versions to requests.
 
-`sync(name)` brings a model in line with what its source wants live: it loads (and keeps)
-new versions first, then swaps the routing table in one assignment, then retires what is no
-longer wanted, waiting for each retired version's leases before closing it. A version that
-fails to load is recorded with its reason, and when it was meant to become the default the
-previous default keeps serving. One action runs at a time per model (a per-model lock);
-requests never take that lock.
+`sync(name)` reads what the source wants live for a model, then asks the model's policy
+(gateway.policy) for one action at a time - load X, unload Y - until there is none. After
+each load (which ends with a warm-up inference) and before each unload, the model's routing
+table is rebuilt and swapped in one assignment; an unloaded version is closed only after
+its leases come back (bounded by the drain timeout). A version that fails to load is FAILED
+with its reason, and every alias keeps its old target until the new one serves. One sync
+runs at a time per model (a per-model lock); requests never take that lock.
 
-Where version policies plug in: a watching Source calls `sync`; a Policy replaces `_plan`
-(today's is availability-preserving); a warm-up inference belongs in `_load_into`.
+Besides the source, three things keep versions live: release groups (`releases`, switched
+by `release_switch`), holds taken by an admin action while it switches something to a
+version (`holding`), and, under availability-preserving policies, the old targets of
+aliases whose new targets cannot serve yet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from gateway.errors import NotFound, Unavailable, translate
+from gateway.errors import Conflict, InvalidInput, NotFound, translate
+from gateway.policy import POLICIES, Act, Action, VersionView
+from gateway.releases import ReleaseBoard
+from gateway.routes import build_routing, fallback_versions, version_views
 from gateway.served import Lease, Routing, ServedVersion, VersionState, VersionStatus
 from gateway.source import DesiredModel, desired
-from model_repo.aliases import AliasTarget
+from gateway.warmup import warm_up
+from model_repo.model_config import Preserve
 from model_repo.repository import Repository
 
 log = logging.getLogger("modelport.gateway")
@@ -32,25 +42,52 @@ Loader = Callable[[Repository, str, int], ServedVersion]  # runs in the admin ex
 
 class ModelManager:
     def __init__(
-        self, repo: Repository, loader: Loader, executor: Executor, drain_timeout: float = 30.0
+        self,
+        repo: Repository,
+        loader: Loader,
+        executor: Executor,
+        drain_timeout: float = 30.0,
+        release_grace: float = 10.0,
     ) -> None:
+        from gateway.release_switch import ReleaseSwitch
+
         self.repo = repo
+        self.releases = ReleaseBoard()
+        self.release_switch = ReleaseSwitch(self, release_grace)
         self._loader = loader
         self._executor = executor
         self._drain_timeout = drain_timeout
         self._routes: dict[str, Routing] = {}
-        self._pool: dict[str, dict[int, ServedVersion]] = {}  # loaded, routed or about to be
+        self._pool: dict[str, dict[int, ServedVersion]] = {}  # loaded and routable
+        self._draining: dict[str, dict[int, ServedVersion]] = {}  # retired, leases still out
         self._failed: dict[str, dict[int, str]] = {}
         self._busy: dict[str, dict[int, VersionState]] = {}  # LOADING / UNLOADING right now
+        self._held: dict[str, Counter[int]] = {}
+        self._unloaded: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
 
     # ---- the request path ---------------------------------------------------------------
 
-    def lease(self, name: str, ref: str | None, key: str | None = None) -> Lease:
+    def lease(
+        self,
+        name: str,
+        ref: str | None,
+        key: str | None = None,
+        release: str | None = None,
+        revision: str | None = None,
+    ) -> Lease:
         routing = self._routes.get(name)
         if routing is None:
             raise NotFound(f"unknown model {name!r}")
-        return Lease(routing.resolve(ref, key))
+        if release is None:
+            return routing.lease(ref, key)
+        version, pinned = self.releases.resolve(release, revision, name)
+        if ref and ref != str(version):
+            raise InvalidInput(
+                f"release {release!r} serves {name!r} version {version}, not {ref!r}: "
+                "name a release or a version, not both"
+            )
+        return Lease(routing.resolve_version(version), None, pinned)
 
     def routing(self, name: str) -> Routing | None:
         return self._routes.get(name)
@@ -61,46 +98,57 @@ class ModelManager:
     # ---- actions ----------------------------------------------------------------------------
 
     async def sync(self, name: str) -> Routing | None:
-        """Load what the repository wants live for `name`, switch to it, retire the rest."""
+        """Carry out the policy's actions until it has none; the routing table then."""
         async with self._lock(name):
-            want = await self._run(desired, self.repo, name)
+            want = await self.run(desired, self.repo, name)
             if not want.stored:
                 await self._drop(name)
                 return None
-            pool = self._pool.setdefault(name, {})
-            for version in sorted(want.live - pool.keys()):
-                await self._load_into(pool, name, version)
-            routing = self._plan(want, pool)
-            self._routes[name] = routing
-            await self._retire(name, [v for v in list(pool) if v not in routing.versions])
-            return routing
+            policy = POLICIES[want.preserve]
+            while (action := policy(self._views(want))) is not None:
+                await self._act(want, action)
+            return self._publish(want)
 
-    async def prepare(self, name: str, version: int) -> None:
-        """Load `version` ahead of a switch to it; raises with the reason if it cannot."""
-        async with self._lock(name):
-            stored = await self._run(self.repo.versions, name)
-            if version not in stored:
-                listed = ", ".join(map(str, stored)) or "none"
-                raise NotFound(f"model {name!r} has no version {version} (versions: {listed})")
-            pool = self._pool.setdefault(name, {})
-            if version not in pool:
-                await self._load_into(pool, name, version)
-            if version not in pool:
-                raise self._failure(name, version)
+    async def load(self, name: str) -> Routing | None:
+        """Serve a model again after `unload`, retrying versions that failed to load."""
+        self._unloaded.discard(name)
+        self._failed.pop(name, None)
+        return await self.sync(name)
 
     async def unload(self, name: str) -> None:
-        async with self._lock(name):
-            current = self._routes.get(name)
-            if current is None and name not in await self._run(self.repo.models):
-                raise NotFound(f"unknown model {name!r}")
-            stored = current.stored if current else ()
-            self._routes[name] = Routing(name, {}, stored=stored, unloaded=True)
-            self._failed.pop(name, None)
-            await self._retire(name, list(self._pool.get(name, {})))
+        if name not in self._routes and name not in await self.run(self.repo.models):
+            raise NotFound(f"unknown model {name!r}")
+        self._unloaded.add(name)
+        await self.sync(name)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, targets: Mapping[str, Collection[int]]) -> AsyncIterator[None]:
+        """Load and keep `targets` (model -> versions) live while the caller switches to them.
+
+        Raises, before the caller changes anything, when one of them cannot serve.
+        """
+        for name, versions in targets.items():
+            self._held.setdefault(name, Counter()).update(versions)
+        try:
+            for name, versions in targets.items():
+                await self.sync(name)
+                for version in versions:
+                    self._check_serves(name, version)
+            yield
+        finally:
+            for name, versions in targets.items():
+                self._held[name].subtract(versions)
+                self._held[name] = +self._held[name]  # drop counts at zero
+            for name in targets:
+                await self.sync_quietly(name)
 
     async def close(self) -> None:
+        await self.release_switch.close()
         for name in list(self._routes):
-            await self.unload(name)
+            self._unloaded.add(name)
+            await self.sync_quietly(name)
+
+    # ---- state ------------------------------------------------------------------------------
 
     def statuses(self, name: str) -> list[VersionStatus]:
         routing = self._routes.get(name)
@@ -117,80 +165,132 @@ class ModelManager:
             return [VersionStatus(name, None, VersionState.UNAVAILABLE, why)]
         return [found[v] for v in sorted(found)]
 
+    def leases(self, name: str) -> dict[int, int]:
+        """Requests in flight per version, on routable and on draining versions."""
+        lent = {**self._pool.get(name, {}), **self._draining.get(name, {})}
+        return {version: served.leases for version, served in sorted(lent.items())}
+
+    def cannot_serve(self, name: str, version: int) -> str | None:
+        """Why `version` of `name` cannot serve a request now; None when it can."""
+        routing = self._routes.get(name)
+        if routing is None:
+            return f"model {name!r} is not served"
+        if version in routing.versions:
+            return None
+        return str(routing.missing(version))
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (repository reads, loads) in the admin executor."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, func, *args)
+
     # ---- internals --------------------------------------------------------------------------
 
-    def _plan(self, want: DesiredModel, pool: dict[int, ServedVersion]) -> Routing:
-        """Availability first: a default whose versions did not load yields to the old one."""
+    def _views(self, want: DesiredModel) -> list[VersionView]:
         name = want.name
-        default = want.default
-        previous = self._routes.get(name)
-        if not _ready(default, pool) and previous is not None:
-            old = previous.default
-            if old is not None and _ready(old, pool) and set(old.versions) <= set(want.stored):
-                log.warning("%s: keeping %s as default; the new one did not load", name, old)
-                default = old
-        keep = set(want.live) | set(default.versions if default else ())
-        failed = {v: r for v, r in self._failed.get(name, {}).items() if v in want.stored}
-        self._failed[name] = failed
-        return Routing(
-            name,
-            versions={v: pool[v] for v in sorted(keep) if v in pool},
-            aliases=dict(want.aliases),
-            default=default,
-            stored=want.stored,
-            failed=dict(failed),
-        )
+        pool = self._pool.setdefault(name, {})
+        wanted: set[int] = set()
+        if name not in self._unloaded:
+            wanted = {*want.live, *self.releases.pins(name), *self._held.get(name, ())}
+            if want.preserve is Preserve.AVAILABILITY:
+                wanted |= fallback_versions(want, self._routes.get(name), pool)
+        wanted &= set(want.stored)
+        failed = self._failed.get(name, {}).keys() & set(want.stored)
+        return version_views(wanted, pool.keys(), failed, self._busy.get(name, {}))
 
-    async def _load_into(self, pool: dict[int, ServedVersion], name: str, version: int) -> None:
+    async def _act(self, want: DesiredModel, action: Action) -> None:
+        log.info("%s: %s", want.name, action)
+        if action.act is Act.LOAD:
+            await self._load(want, action.version)
+            self._publish(want)
+        else:
+            self._publish(want, without=action.version)  # no new request gets it from here on
+            await self._retire(want.name, action.version)
+
+    def _publish(self, want: DesiredModel, without: int | None = None) -> Routing:
+        name = want.name
+        ready = {v: s for v, s in self._pool.get(name, {}).items() if v != without}
+        loading = [v for v, s in self._busy.get(name, {}).items() if s is VersionState.LOADING]
+        routing = build_routing(
+            want,
+            ready,
+            self._routes.get(name),
+            self._failed.get(name, {}),
+            loading,
+            unloaded=name in self._unloaded,
+        )
+        self._routes[name] = routing  # the switch: one assignment
+        return routing
+
+    async def _load(self, want: DesiredModel, version: int) -> None:
+        name = want.name
         busy = self._busy.setdefault(name, {})
         busy[version] = VersionState.LOADING
+        self._publish(want)  # requests for it hear "loading", not "not loaded"
         try:
-            pool[version] = await self._run(self._loader, self.repo, name, version)
+            served = await self.run(self._loader, self.repo, name, version)
+            await warm_up(served)
         except Exception as exc:
             reason = translate(exc).message
             log.error("%s version %d failed to load: %s", name, version, reason)
             self._failed.setdefault(name, {})[version] = reason
         else:
+            self._pool.setdefault(name, {})[version] = served
             self._failed.get(name, {}).pop(version, None)
             log.info("%s version %d loaded", name, version)
         finally:
             busy.pop(version, None)
 
-    async def _retire(self, name: str, versions: list[int]) -> None:
-        pool = self._pool.get(name, {})
+    async def _retire(self, name: str, version: int) -> None:
+        served = self._pool[name].pop(version)
+        draining = self._draining.setdefault(name, {})
+        draining[version] = served
         busy = self._busy.setdefault(name, {})
-        for version in versions:
-            served = pool.pop(version)
-            busy[version] = VersionState.UNLOADING
-            try:
-                if not await served.drain(self._drain_timeout):
-                    log.warning("%s version %d closed with leases out", name, version)
-                await self._run(served.runtime.close)
-            except Exception:
-                log.exception("%s version %d did not close cleanly", name, version)
-            finally:
-                busy.pop(version, None)
-            log.info("%s version %d unloaded", name, version)
+        busy[version] = VersionState.UNLOADING
+        out, started = served.leases, time.monotonic()
+        try:
+            if not await served.drain(self._drain_timeout):
+                log.warning("%s version %d closed with leases out", name, version)
+            await self.run(served.runtime.close)
+        except Exception:
+            log.exception("%s version %d did not close cleanly", name, version)
+        finally:
+            busy.pop(version, None)
+            draining.pop(version, None)
+        log.info(
+            "%s version %d unloaded: %d lease(s) were out when it was retired, "
+            "%d when it closed %.3f s later (at %.6f)",
+            *(name, version, out, served.leases, time.monotonic() - started, time.time()),
+        )
 
     async def _drop(self, name: str) -> None:
-        if name not in self._routes and name not in self._pool:
-            raise NotFound(f"unknown model {name!r}")
+        """The model is gone from the repository: stop routing to it, unload everything."""
         self._routes.pop(name, None)
         self._failed.pop(name, None)
-        await self._retire(name, list(self._pool.get(name, {})))
+        for version in list(self._pool.get(name, {})):
+            await self._retire(name, version)
         self._pool.pop(name, None)
 
-    def _failure(self, name: str, version: int) -> Unavailable:
-        reason = self._failed.get(name, {}).get(version, "see the server log")
-        return Unavailable(f"model {name!r} version {version} failed to load: {reason}")
+    async def sync_quietly(self, name: str) -> None:
+        """`sync`, logging instead of raising: for background and clean-up work."""
+        try:
+            await self.sync(name)
+        except Exception as exc:  # already reported by whoever failed first
+            log.error("model %s could not be synced: %s", name, translate(exc).message)
+
+    def _check_serves(self, name: str, version: int) -> None:
+        routing = self._routes.get(name)
+        if routing is not None and version in routing.versions:
+            return
+        if routing is None:
+            raise NotFound(f"unknown model {name!r}")
+        stored = routing.stored
+        if version not in stored:
+            listed = ", ".join(map(str, stored)) or "none"
+            raise NotFound(f"model {name!r} has no version {version} (versions: {listed})")
+        failed = self._failed.get(name, {}).get(version)
+        why = f"failed to load: {failed}" if failed else "is not loaded"
+        raise Conflict(f"model {name!r} version {version} {why}; nothing was changed")
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
-
-    async def _run(self, func: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, func, *args)
-
-
-def _ready(target: AliasTarget | None, pool: dict[int, ServedVersion]) -> bool:
-    return target is not None and all(v in pool for v in target.versions)

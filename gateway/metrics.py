@@ -129,15 +129,14 @@ class _ManagerCollector:
         )
         leases = GaugeMetricFamily(
             "modelport_model_version_leases",
-            "Requests in flight on each loaded version.",
+            "Requests in flight on each loaded or draining version.",
             labels=["model", "version"],
         )
         for name in self._manager.models():
             for status in self._manager.statuses(name):
                 version = "" if status.version is None else str(status.version)
                 states.add_metric([name, version, status.state.value], 1.0)
-            routing = self._manager.routing(name)
-            for version_number, served in (routing.versions if routing else {}).items():
-                leases.add_metric([name, str(version_number)], float(served.leases))
+            for version_number, count in self._manager.leases(name).items():
+                leases.add_metric([name, str(version_number)], float(count))
         yield states
         yield leases

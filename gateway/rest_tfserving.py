@@ -19,6 +19,7 @@ from gateway.dataplane import DataPlane, ModelInfo
 from gateway.errors import GatewayError, InvalidInput, NotFound
 from gateway.limits import read_body
 from gateway.rest_common import JSON, json_body, json_response, path_params, raw_headers
+from gateway.rest_routing import lease_for, mirror, with_release
 from gateway.served import VersionState, VersionStatus
 from model_repo.signature import TensorSpec
 
@@ -75,19 +76,22 @@ class TFServingEndpoints:
         name, ref = _target(request)
         headers = raw_headers(request)
         body = await read_body(request, self.body_limit, headers.get(b"content-encoding"))
-        key = headers.get(b"x-modelport-key")
         plane = self.plane
-        with plane.lease(name, ref, None if key is None else key.decode("latin-1")) as served:
+        lease = lease_for(plane, name, ref, headers)
+        with lease as served:
             try:
                 parsed = decode_predict(body)
             except GatewayError as exc:
                 served.stats.failed(exc.status)
                 raise
             result = await plane.infer(served, parsed.inference)
+            if lease.shadow is not None:
+                mirror(plane, lease, parsed.inference, result)
+        version = {"X-Modelport-Model-Version": str(result.model_version)}
         return Response(
             encode_predict(result, parsed.row_format),
             media_type=JSON,
-            headers={"X-Modelport-Model-Version": str(result.model_version)},
+            headers=with_release(lease, headers, version),
         )
 
     async def unsupported(self, request: Request) -> Response:

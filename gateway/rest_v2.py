@@ -25,10 +25,10 @@ from gateway.rest_common import (
     path_params,
     raw_headers,
 )
+from gateway.rest_routing import lease_for, mirror, with_release
 
 MODEL = "/v2/models/{model}"
 VERSION = "/v2/models/{model}/versions/{version}"
-STICKY_KEY = b"x-modelport-key"
 _HEADER_LENGTH = HEADER_LENGTH.encode()
 
 
@@ -69,19 +69,23 @@ class V2Endpoints:
         params = request.path_params
         headers = raw_headers(request)
         body = await read_body(request, self.body_limit, headers.get(b"content-encoding"))
-        key = headers.get(STICKY_KEY)
         plane = self.plane
-        with plane.lease(params["model"], params.get("version"), _text(key)) as served:
+        lease = lease_for(plane, params["model"], params.get("version"), headers)
+        with lease as served:
             try:
                 parsed = decode_request(body, _text(headers.get(_HEADER_LENGTH)))
             except GatewayError as exc:
                 served.stats.failed(exc.status)
                 raise
             result = await plane.infer(served, parsed.inference)
+            if lease.shadow is not None:
+                mirror(plane, lease, parsed.inference, result)
         content, extra = encode_response(result, parsed)
         if extra:
-            return Response(content, headers=extra, media_type=OCTET_STREAM)
-        return Response(content, media_type=JSON)
+            return Response(
+                content, headers=with_release(lease, headers, extra), media_type=OCTET_STREAM
+            )
+        return Response(content, headers=with_release(lease, headers, {}), media_type=JSON)
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["Open Inference Protocol (V2)"])

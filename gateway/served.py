@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -92,13 +93,32 @@ class ServedVersion:
 
 
 class Lease:
-    """A version lent to one request; returned when the `with` block ends."""
+    """A version lent to one request; returned when the `with` block ends.
 
-    __slots__ = ("served",)
+    `shadow`, when set, is a second version this request is copied to (also leased, until
+    `take_shadow` hands it on or the block ends); `revision` is the release revision that
+    chose the version, for requests that named a release.
+    """
 
-    def __init__(self, served: ServedVersion) -> None:
+    __slots__ = ("revision", "served", "shadow")
+
+    def __init__(
+        self,
+        served: ServedVersion,
+        shadow: ServedVersion | None = None,
+        revision: int | None = None,
+    ) -> None:
         served.leases += 1
+        if shadow is not None:
+            shadow.leases += 1
         self.served = served
+        self.shadow = shadow
+        self.revision = revision
+
+    def take_shadow(self) -> ServedVersion | None:
+        """The shadow version, whose lease the caller now owns and must `release`."""
+        shadow, self.shadow = self.shadow, None
+        return shadow
 
     def __enter__(self) -> ServedVersion:
         return self.served
@@ -110,6 +130,9 @@ class Lease:
         tb: TracebackType | None,
     ) -> None:
         self.served.release()
+        if self.shadow is not None:
+            self.shadow.release()
+            self.shadow = None
 
 
 @dataclass(frozen=True)
@@ -122,27 +145,43 @@ class Routing:
     default: AliasTarget | None = None
     stored: tuple[int, ...] = ()
     failed: Mapping[int, str] = field(default_factory=dict)  # version -> reason
+    loading: frozenset[int] = frozenset()
     unloaded: bool = False
+
+    def lease(self, ref: str | None, key: str | None = None, revision: int | None = None) -> Lease:
+        """Lend the version `ref` resolves to, and the alias's shadow if this request copies."""
+        target = self.target(ref)
+        served = self.resolve_version(target.pick(key) if target else int(ref or 0))
+        shadow = target.shadow if target is not None else None
+        if shadow is not None and random.random() * 100.0 < shadow.percent:
+            return Lease(served, self.versions.get(shadow.version), revision)
+        return Lease(served, None, revision)
 
     def resolve(self, ref: str | None, key: str | None = None) -> ServedVersion:
         """The version a request for `ref` (None, a number or an alias) is served by."""
+        target = self.target(ref)
+        return self.resolve_version(target.pick(key) if target else int(ref or 0))
+
+    def target(self, ref: str | None) -> AliasTarget | None:
+        """The alias target `ref` names (the default for None); None for a version number."""
         if self.unloaded:
             raise NotFound(f"model {self.name!r} is unloaded; load it through the repository API")
         if not ref:
             if self.default is None:
                 raise Unavailable(f"model {self.name!r} has no version to serve")
-            version = self.default.pick(key)
-        elif ref.isascii() and ref.isdigit():
-            version = int(ref)
-        else:
-            target = self.aliases.get(ref)
-            if target is None:
-                known = ", ".join(sorted(self.aliases)) or "none"
-                raise NotFound(
-                    f"model {self.name!r} has no alias {ref!r} (aliases: {known}); "
-                    "a version is a number or an alias"
-                )
-            version = target.pick(key)
+            return self.default
+        if ref.isascii() and ref.isdigit():
+            return None
+        target = self.aliases.get(ref)
+        if target is None:
+            known = ", ".join(sorted(self.aliases)) or "none"
+            raise NotFound(
+                f"model {self.name!r} has no alias {ref!r} (aliases: {known}); "
+                "a version is a number or an alias"
+            )
+        return target
+
+    def resolve_version(self, version: int) -> ServedVersion:
         served = self.versions.get(version)
         if served is None:
             raise self.missing(version)
@@ -153,6 +192,8 @@ class Routing:
             return Unavailable(
                 f"model {self.name!r} version {version} failed to load: {self.failed[version]}"
             )
+        if version in self.loading:
+            return Unavailable(f"model {self.name!r} version {version} is loading; retry shortly")
         serving = ", ".join(map(str, sorted(self.versions))) or "none"
         if version in self.stored:
             return NotFound(

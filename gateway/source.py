@@ -1,9 +1,10 @@
 """Which versions of a model should be live, read from the repository.
 
-One policy for now, the usual default (latest 1): the latest version, plus every version an
-alias points at, so that `versions/{alias}` always answers. Requests without a version go
-to the `stable` alias, else to the latest. A watching Source with per-model policies
-(latest N, all, specific) can replace this module: the manager only needs `DesiredModel`.
+The model's version policy (`config.json`: latest N, all, specific; default latest 1)
+chooses versions; every version an alias or a release points at is live too, so that
+`versions/{alias}` and release requests always answer. Requests without a version go to
+the `stable` alias, else to the newest version the policy keeps. Leaving a version out of
+`live` means: unload it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from model_repo.aliases import AliasTarget
+from model_repo.model_config import Preserve
 from model_repo.repository import DEFAULT_ALIAS, Repository
 
 
@@ -22,15 +24,20 @@ class DesiredModel:
     aliases: Mapping[str, AliasTarget]
     default: AliasTarget | None  # None when nothing is stored
     live: frozenset[int]  # what should be loaded
+    preserve: Preserve = Preserve.AVAILABILITY
 
 
 def desired(repo: Repository, name: str) -> DesiredModel:
     stored = tuple(repo.versions(name))
     if not stored:
         return DesiredModel(name, (), {}, None, frozenset())
+    config = repo.config(name)
     aliases = repo.aliases(name)
-    default = aliases.get(DEFAULT_ALIAS) or AliasTarget(version=stored[-1])
-    live = {stored[-1], *default.versions}
+    chosen = config.version_policy.select(stored)
+    default = aliases.get(DEFAULT_ALIAS) or AliasTarget(version=max(chosen or stored))
+    live = {*chosen, *default.versions, *repo.releases.pins(name)}
     for target in aliases.values():
-        live.update(target.versions)
-    return DesiredModel(name, stored, aliases, default, frozenset(live & set(stored)))
+        live.update(target.referenced)
+    return DesiredModel(
+        name, stored, aliases, default, frozenset(live & set(stored)), config.preserve
+    )

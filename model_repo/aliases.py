@@ -1,4 +1,8 @@
-"""Alias targets: a plain pointer to one version, or a weighted split between versions."""
+"""Alias targets: a plain pointer to one version, or a weighted split between versions.
+
+Either may carry a shadow: a share of the alias's requests is copied to another version,
+whose answer is compared with the primary's and never returned.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +27,36 @@ def check_alias_name(alias: str) -> str:
 
 
 @dataclass(frozen=True)
+class Shadow:
+    """Copy `percent` of the requests to `version`; its answers are compared, not returned."""
+
+    version: int
+    percent: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.percent <= 100:
+            raise InvalidArgument(f"shadow percent must be in (0, 100], got {self.percent}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "percent": self.percent}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Shadow:
+        if not isinstance(data, dict) or set(data) != {"version", "percent"}:
+            raise InvalidArgument('shadow must be {"version": N, "percent": P}')
+        percent = data["percent"]
+        if isinstance(percent, bool) or not isinstance(percent, int | float):
+            raise InvalidArgument(f"shadow percent must be a number, got {percent!r}")
+        return cls(_positive_int(data["version"], "shadow version"), float(percent))
+
+
+@dataclass(frozen=True)
 class AliasTarget:
     """Where an alias points: `version`, or `weights` (version -> percent, summing to 100)."""
 
     version: int | None = None
     weights: tuple[tuple[int, int], ...] = ()
+    shadow: Shadow | None = None
 
     def __post_init__(self) -> None:
         if (self.version is None) == (not self.weights):
@@ -36,6 +65,10 @@ class AliasTarget:
             raise InvalidArgument(f"version must be a positive integer, got {self.version}")
         if self.weights:
             _check_weights(self.weights)
+        if self.shadow is not None and self.shadow.version in self.versions:
+            raise InvalidArgument(
+                f"shadow version {self.shadow.version} is also a primary version of the alias"
+            )
 
     @property
     def versions(self) -> tuple[int, ...]:
@@ -43,6 +76,13 @@ class AliasTarget:
         if self.version is not None:
             return (self.version,)
         return tuple(v for v, _ in self.weights)
+
+    @property
+    def referenced(self) -> tuple[int, ...]:
+        """Every version this target needs live: the routed ones and the shadow."""
+        if self.shadow is None:
+            return self.versions
+        return (*self.versions, self.shadow.version)
 
     def pick(self, key: str | None = None) -> int:
         """The version for one request: hashed `key` makes the choice sticky, else random."""
@@ -61,9 +101,14 @@ class AliasTarget:
         return self.weights[-1][0]
 
     def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any]
         if self.version is not None:
-            return {"version": self.version}
-        return {"weights": {str(v): w for v, w in self.weights}}
+            body = {"version": self.version}
+        else:
+            body = {"weights": {str(v): w for v, w in self.weights}}
+        if self.shadow is not None:
+            body["shadow"] = self.shadow.to_dict()
+        return body
 
     @classmethod
     def from_dict(cls, data: Any) -> AliasTarget:
@@ -72,22 +117,23 @@ class AliasTarget:
             raise InvalidArgument(
                 'alias body must be an object: {"version": N} or {"weights": {...}}'
             )
-        unknown = set(data) - {"version", "weights"}
+        unknown = set(data) - {"version", "weights", "shadow"}
         if unknown:
             raise InvalidArgument(f"unknown field(s) in alias body: {', '.join(sorted(unknown))}")
         if "version" in data and "weights" in data:
             raise InvalidArgument(
                 "alias body needs exactly one of 'version' or 'weights', not both"
             )
+        shadow = Shadow.from_dict(data["shadow"]) if data.get("shadow") is not None else None
         if "version" in data:
-            return cls(version=_positive_int(data["version"], "version"))
+            return cls(version=_positive_int(data["version"], "version"), shadow=shadow)
         weights = data.get("weights")
         if not isinstance(weights, dict) or not weights:
             raise InvalidArgument('alias body needs "version": N or a non-empty "weights" object')
         pairs = tuple(
             sorted((_positive_int(v, "weights key"), _weight(w, v)) for v, w in weights.items())
         )
-        return cls(weights=pairs)
+        return cls(weights=pairs, shadow=shadow)
 
 
 def _positive_int(value: Any, what: str) -> int:

@@ -1,9 +1,11 @@
 """The versioned model repository on a local filesystem.
 
 Layout: `<root>/<model>/<version>/` holds `manifest.json` and the artifact; aliases live in
-`<root>/<model>/aliases.json`. A version is staged under `<root>/.staging/`, hashed, fsynced
-and renamed into place while the model's lock is held, so a reader never sees half a version
-and two publishers never get the same number. A publisher that dies leaves only its staging
+`<root>/<model>/aliases.json`, the serving config in `<root>/<model>/config.json` (see
+`model_config`), release groups in `<root>/.releases.json` (see `releases`). A version is
+staged under `<root>/.staging/`, hashed, fsynced and renamed into place while the model's
+lock is held, so a reader never sees half a version and two publishers never get the same
+number. A publisher that dies leaves only its staging
 dir, which the next `Repository(...)` removes once nobody holds its lock.
 """
 
@@ -42,6 +44,8 @@ from model_repo.errors import (
 )
 from model_repo.formats import Predictor, get_format
 from model_repo.manifest import MANIFEST_FILE, Manifest
+from model_repo.model_config import CONFIG_FILE, ModelConfig
+from model_repo.releases import ReleaseStore
 
 STAGING_DIR = ".staging"
 TRASH_DIR = ".trash"
@@ -73,6 +77,7 @@ class Repository:
         self.root = Path(root) if root is not None else default_root()
         if self.root.exists() and not self.root.is_dir():
             raise RepositoryError(f"repository root {self.root} exists and is not a directory")
+        self.releases = ReleaseStore(self)
         self._clean_abandoned()
 
     # ---- reading -------------------------------------------------------------------------
@@ -188,7 +193,7 @@ class Repository:
             known = set(self.versions(name))
             if not known:
                 raise NotFound(f"model {name!r} not found in {self.root}")
-            unknown = [v for v in target.versions if v not in known]
+            unknown = [v for v in target.referenced if v not in known]
             if unknown:
                 raise Conflict(
                     f"alias {alias!r} of {name!r} cannot point at version(s) "
@@ -217,16 +222,39 @@ class Repository:
         except (ValueError, AttributeError) as exc:
             raise RepositoryError(f"{path} is corrupt: {exc}") from exc
 
+    def config(self, name: str) -> ModelConfig:
+        """The model's serving config; the defaults when it has no config.json."""
+        path = self._model_dir(name) / CONFIG_FILE
+        if not path.is_file():
+            return ModelConfig()
+        try:
+            return ModelConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, InvalidArgument) as exc:
+            raise RepositoryError(f"{path} is not a valid model config: {exc}") from exc
+
+    def set_config(self, name: str, config: ModelConfig) -> None:
+        if not self.versions(name):
+            raise NotFound(f"model {name!r} not found in {self.root}")
+        with self._model_lock(name) as model_dir:
+            data = (json.dumps(config.to_dict(), indent=2) + "\n").encode()
+            write_atomic(model_dir / CONFIG_FILE, data)
+
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version; refused while an alias points at it."""
         with self._model_lock(name):
             if version not in self.versions(name):
                 raise self._missing_version(name, version)
-            users = [a for a, t in self.aliases(name).items() if version in t.versions]
+            users = [a for a, t in self.aliases(name).items() if version in t.referenced]
             if users:
                 raise Conflict(
                     f"{name} version {version} is the target of alias(es) "
                     f"{', '.join(sorted(users))}; point them elsewhere first"
+                )
+            releases = [r for r in self.releases.all().values() if r.version_of(name) == version]
+            if releases:
+                raise Conflict(
+                    f"{name} version {version} is pinned by release(s) "
+                    f"{', '.join(r.name for r in releases)}; change them first"
                 )
             trash = self._writable_dir(self.root / TRASH_DIR)
             doomed = trash / f"{name}-{version}-{uuid.uuid4().hex}"

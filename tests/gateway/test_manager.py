@@ -111,7 +111,9 @@ def test_aliases_unload_and_what_is_not_there(tmp_path: Path, pools) -> None:
         with pytest.raises(NotFound, match="is unloaded"):
             manager.lease("m", None)
         assert manager.statuses("m")[0].reason == "unloaded"
-        await manager.sync("m")
+        await manager.sync("m")  # a poll does not undo an explicit unload
+        assert manager.statuses("m")[0].reason == "unloaded"
+        await manager.load("m")
         assert version_of(manager, "stable") == 1
 
     asyncio.run(scenario())
