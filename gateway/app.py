@@ -20,6 +20,7 @@ from gateway.errors import GatewayError, NotFound, translate
 from gateway.fastlane import TF_PREDICT, V2_INFER, FastLane
 from gateway.limits import BodyLimit
 from gateway.loader import version_loader
+from gateway.logs import configure_logging
 from gateway.manager import ModelManager
 from gateway.metrics import GatewayMetrics
 from gateway.reloader import Reloader
@@ -37,6 +38,7 @@ log = logging.getLogger("modelport.gateway")
 
 def create_app(config: ServerConfig) -> FastLane:
     """The ASGI app to serve; its FastAPI part (OpenAPI, every endpoint) is `.api`."""
+    configure_logging()
     plane, pools = _data_plane(config)
     reloader = Reloader(plane.manager, config.poll_interval)
 

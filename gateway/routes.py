@@ -8,15 +8,12 @@ version that is loading or failed to load never leaves the alias without an answ
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Mapping
 
 from gateway.policy import Phase, VersionView
 from gateway.served import Routing, ServedVersion, VersionState
 from gateway.source import DesiredModel
 from model_repo.aliases import AliasTarget
-
-log = logging.getLogger("modelport.gateway")
 
 _PHASES = {VersionState.LOADING: Phase.LOADING, VersionState.UNLOADING: Phase.UNLOADING}
 
@@ -83,8 +80,6 @@ def build_routing(
     old_aliases = previous.aliases if previous is not None else {}
     aliases = {a: effective(t, old_aliases.get(a), ready) or t for a, t in want.aliases.items()}
     default = effective(want.default, previous.default if previous else None, ready)
-    if default is not want.default:
-        log.info("%s: keeping %s as default until %s serves", want.name, default, want.default)
     return Routing(
         want.name,
         versions=dict(sorted(ready.items())),

@@ -29,6 +29,7 @@ from gateway.served import ServedVersion
 
 log = logging.getLogger("modelport.gateway.shadow")
 DEFAULT_MAX_IN_FLIGHT = 16
+LOGGED_MISMATCHES = 10  # per (model, version, shadow version) at INFO; the rest at DEBUG
 _KINDS = ("requests", "mismatches", "failures", "skipped")
 Pair = tuple[str, int, int]  # (model, primary version, shadow version)
 
@@ -73,14 +74,10 @@ class ShadowRunner:
             differences = compare(primary.outputs, produced)
             if differences:
                 counts["mismatches"] += 1
-                log.info(
-                    "shadow %s version %d differs from version %d (request id %s): %s",
-                    *(shadow.name, shadow.version, primary.model_version, request.id),
-                    "; ".join(differences),
-                )
+                _report(shadow, primary, request, differences, counts["mismatches"])
         except Exception as exc:
             counts["failures"] += 1
-            log.info(
+            log.debug(
                 "shadow %s version %d failed: %s: %s",
                 *(shadow.name, shadow.version, type(exc).__name__, exc),
             )
@@ -92,6 +89,25 @@ class ShadowRunner:
         if found is None:
             found = self.counts[pair] = dict.fromkeys(_KINDS, 0)
         return found
+
+
+def _report(
+    shadow: ServedVersion,
+    primary: InferenceResult,
+    request: InferenceRequest,
+    differences: list[str],
+    mismatches: int,
+) -> None:
+    """Log a mismatch: the first few per pair at INFO, the rest at DEBUG (they may be many)."""
+    level = logging.INFO if mismatches <= LOGGED_MISMATCHES else logging.DEBUG
+    more = " (further mismatches at debug level)" if mismatches == LOGGED_MISMATCHES else ""
+    log.log(
+        level,
+        "shadow %s version %d differs from version %d (request id %s): %s%s",
+        *(shadow.name, shadow.version, primary.model_version, request.id),
+        "; ".join(differences),
+        more,
+    )
 
 
 def compare(primary: Mapping[str, np.ndarray], shadow: Mapping[str, Any]) -> list[str]:
