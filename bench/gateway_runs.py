@@ -68,6 +68,8 @@ def _serve_runs(ctx: Context) -> Figures:
             figures["gateway.t4.on"] = _batched(ctx, s)
     except ServerFailed as exc:
         figures["gateway.ready"] = failed("s", "modelport serve", str(exc))
+        for key, (load, how) in _loads(ctx).items():
+            figures.setdefault(key, failed(load.unit, how, "the gateway did not start or died"))
     return figures
 
 
