@@ -25,10 +25,17 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from gateway.errors import Conflict, InvalidInput, NotFound, translate
+from gateway.errors import InvalidInput, NotFound, translate
 from gateway.policy import POLICIES, Act, Action, VersionView
+from gateway.release_switch import ReleaseSwitch
 from gateway.releases import ReleaseBoard
-from gateway.routes import build_routing, fallback_versions, version_views
+from gateway.routes import (
+    build_routing,
+    fallback_versions,
+    switch_refusal,
+    version_statuses,
+    version_views,
+)
 from gateway.served import Lease, Routing, ServedVersion, VersionState, VersionStatus
 from gateway.source import DesiredModel, desired
 from gateway.warmup import warm_up
@@ -49,8 +56,6 @@ class ModelManager:
         drain_timeout: float = 30.0,
         release_grace: float = 10.0,
     ) -> None:
-        from gateway.release_switch import ReleaseSwitch
-
         self.repo = repo
         self.releases = ReleaseBoard()
         self.release_switch = ReleaseSwitch(self, release_grace)
@@ -151,19 +156,9 @@ class ModelManager:
     # ---- state ------------------------------------------------------------------------------
 
     def statuses(self, name: str) -> list[VersionStatus]:
-        routing = self._routes.get(name)
-        found: dict[int, VersionStatus] = {}
-        if routing is not None:
-            for version in routing.versions:
-                found[version] = VersionStatus(name, version, VersionState.READY)
-        for version, reason in self._failed.get(name, {}).items():
-            found[version] = VersionStatus(name, version, VersionState.FAILED, reason)
-        for version, state in self._busy.get(name, {}).items():
-            found[version] = VersionStatus(name, version, state)
-        if not found:
-            why = "unloaded" if routing is not None and routing.unloaded else "not loaded"
-            return [VersionStatus(name, None, VersionState.UNAVAILABLE, why)]
-        return [found[v] for v in sorted(found)]
+        return version_statuses(
+            name, self._routes.get(name), self._failed.get(name, {}), self._busy.get(name, {})
+        )
 
     def leases(self, name: str) -> dict[int, int]:
         """Requests in flight per version, on routable and on draining versions."""
@@ -267,6 +262,7 @@ class ModelManager:
         """The model is gone from the repository: stop routing to it, unload everything."""
         self._routes.pop(name, None)
         self._failed.pop(name, None)
+        self._unloaded.discard(name)  # a model of that name published later is served
         for version in list(self._pool.get(name, {})):
             await self._retire(name, version)
         self._pool.pop(name, None)
@@ -279,18 +275,9 @@ class ModelManager:
             log.error("model %s could not be synced: %s", name, translate(exc).message)
 
     def _check_serves(self, name: str, version: int) -> None:
-        routing = self._routes.get(name)
-        if routing is not None and version in routing.versions:
-            return
-        if routing is None:
-            raise NotFound(f"unknown model {name!r}")
-        stored = routing.stored
-        if version not in stored:
-            listed = ", ".join(map(str, stored)) or "none"
-            raise NotFound(f"model {name!r} has no version {version} (versions: {listed})")
-        failed = self._failed.get(name, {}).get(version)
-        why = f"failed to load: {failed}" if failed else "is not loaded"
-        raise Conflict(f"model {name!r} version {version} {why}; nothing was changed")
+        refusal = switch_refusal(name, self._routes.get(name), version)
+        if refusal is not None:
+            raise refusal
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())

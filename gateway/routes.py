@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from gateway.errors import Conflict, GatewayError, NotFound
 from gateway.policy import Phase, VersionView
-from gateway.served import Routing, ServedVersion, VersionState
+from gateway.served import Routing, ServedVersion, VersionState, VersionStatus
 from gateway.source import DesiredModel
 from model_repo.aliases import AliasTarget
 
@@ -90,3 +91,37 @@ def build_routing(
         loading=frozenset(loading),
         unloaded=unloaded,
     )
+
+
+def version_statuses(
+    name: str,
+    routing: Routing | None,
+    failed: Mapping[int, str],
+    busy: Mapping[int, VersionState],
+) -> list[VersionStatus]:
+    """Every known version's state for the index: ready, failed, loading or unloading."""
+    found: dict[int, VersionStatus] = {}
+    for version in routing.versions if routing is not None else ():
+        found[version] = VersionStatus(name, version, VersionState.READY)
+    for version, reason in failed.items():
+        found[version] = VersionStatus(name, version, VersionState.FAILED, reason)
+    for version, state in busy.items():
+        found[version] = VersionStatus(name, version, state)
+    if not found:
+        why = "unloaded" if routing is not None and routing.unloaded else "not loaded"
+        return [VersionStatus(name, None, VersionState.UNAVAILABLE, why)]
+    return [found[v] for v in sorted(found)]
+
+
+def switch_refusal(name: str, routing: Routing | None, version: int) -> GatewayError | None:
+    """Why an alias or a release may not switch to `version` of `name`; None if it may."""
+    if routing is None:
+        return NotFound(f"unknown model {name!r}")
+    if version in routing.versions:
+        return None
+    if version not in routing.stored:
+        listed = ", ".join(map(str, routing.stored)) or "none"
+        return NotFound(f"model {name!r} has no version {version} (versions: {listed})")
+    failed = routing.failed.get(version)
+    why = f"failed to load: {failed}" if failed else "is not loaded"
+    return Conflict(f"model {name!r} version {version} {why}; nothing was changed")

@@ -148,19 +148,16 @@ class Routing:
     loading: frozenset[int] = frozenset()
     unloaded: bool = False
 
-    def lease(self, ref: str | None, key: str | None = None, revision: int | None = None) -> Lease:
+    def lease(self, ref: str | None, key: str | None = None) -> Lease:
         """Lend the version `ref` resolves to, and the alias's shadow if this request copies."""
         target = self.target(ref)
-        served = self.resolve_version(target.pick(key) if target else int(ref or 0))
-        shadow = target.shadow if target is not None else None
+        if target is None:  # a version number
+            return Lease(self.resolve_version(int(ref or 0)))
+        served = self.resolve_version(target.pick(key))
+        shadow = target.shadow
         if shadow is not None and random.random() * 100.0 < shadow.percent:
-            return Lease(served, self.versions.get(shadow.version), revision)
-        return Lease(served, None, revision)
-
-    def resolve(self, ref: str | None, key: str | None = None) -> ServedVersion:
-        """The version a request for `ref` (None, a number or an alias) is served by."""
-        target = self.target(ref)
-        return self.resolve_version(target.pick(key) if target else int(ref or 0))
+            return Lease(served, self.versions.get(shadow.version))
+        return Lease(served)
 
     def target(self, ref: str | None) -> AliasTarget | None:
         """The alias target `ref` names (the default for None); None for a version number."""

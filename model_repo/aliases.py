@@ -38,7 +38,8 @@ class Shadow:
             raise InvalidArgument(f"shadow percent must be in (0, 100], got {self.percent}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "percent": self.percent}
+        percent = int(self.percent) if float(self.percent).is_integer() else self.percent
+        return {"version": self.version, "percent": percent}
 
     @classmethod
     def from_dict(cls, data: Any) -> Shadow:
