@@ -26,6 +26,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.reloader import Reloader
 from gateway.rest_common import error_response
 from gateway.rest_repository import RepositoryEndpoints, is_upload
+from gateway.rest_rollout import RolloutEndpoints
 from gateway.rest_tfserving import TFServingEndpoints
 from gateway.rest_v2 import V2Endpoints
 from gateway.rollout import Rollout
@@ -66,8 +67,9 @@ def create_app(config: ServerConfig) -> FastLane:
     v2 = V2Endpoints(plane, auth, config.max_body_bytes)
     tfserving = TFServingEndpoints(plane, auth, config.max_body_bytes)
     api.include_router(v2.router())
-    repository = RepositoryEndpoints(plane, auth, config.max_body_bytes, Rollout(plane, reloader))
-    api.include_router(repository.router())
+    api.include_router(RepositoryEndpoints(plane, auth, config.max_body_bytes).router())
+    rollout = RolloutEndpoints(Rollout(plane, reloader), auth, config.max_body_bytes)
+    api.include_router(rollout.router())
     api.include_router(tfserving.router())
 
     async def prometheus(request: Request) -> Response:

@@ -1,5 +1,5 @@
-"""Repository endpoints: Triton's index/load/unload, plus upload, aliases, delete, reload,
-model configs and release groups.
+"""Repository endpoints: Triton's index/load/unload, plus upload, aliases and delete
+(reload, model configs and release groups are in rest_rollout).
 
 Everything that changes the repository or what is loaded needs the admin token.
 """
@@ -23,16 +23,12 @@ from gateway.dataplane import DataPlane
 from gateway.errors import InvalidInput, UnsupportedMediaType
 from gateway.limits import read_body
 from gateway.rest_common import json_body, json_response, path_params, raw_headers
-from gateway.rollout import Rollout
 from gateway.served import VersionStatus
 from gateway.uploads import safe_filename
 
 MODELS = "/v2/repository/models/{model}"
 UPLOAD_PATH = f"{MODELS}/versions"
 ALIAS_PATH = f"{MODELS}/aliases/{{alias}}"
-CONFIG_PATH = f"{MODELS}/config"
-RELEASES = "/v2/repository/releases"
-RELEASE_PATH = f"{RELEASES}/{{release}}"
 _FORM_FIELDS = 8
 
 
@@ -46,27 +42,26 @@ def is_upload(method: str, path: str) -> bool:
 
 
 class RepositoryEndpoints:
-    def __init__(self, plane: DataPlane, auth: Auth, body_limit: int, rollout: Rollout) -> None:
+    def __init__(self, plane: DataPlane, auth: Auth, body_limit: int) -> None:
         self.plane = plane
         self.auth = auth
         self.body_limit = body_limit
-        self.rollout = rollout
 
     async def index(self, request: Request) -> Response:
         self.auth.reader(request)
-        body = await _json_or_empty(request, self.body_limit)
+        body = await json_or_empty(request, self.body_limit)
         statuses = await self.plane.index(ready_only=body.get("ready") is True)
-        return json_response([_render_index(s) for s in statuses])
+        return json_response([render_index(s) for s in statuses])
 
     async def load(self, request: Request) -> Response:
         self.auth.admin(request)
-        await _json_or_empty(request, self.body_limit)  # Triton's config overrides: ignored
+        await json_or_empty(request, self.body_limit)  # Triton's config overrides: ignored
         await self.plane.load(request.path_params["model"])
         return json_response({})
 
     async def unload(self, request: Request) -> Response:
         self.auth.admin(request)
-        await _json_or_empty(request, self.body_limit)
+        await json_or_empty(request, self.body_limit)
         await self.plane.unload(request.path_params["model"])
         return json_response({})
 
@@ -93,7 +88,7 @@ class RepositoryEndpoints:
     async def set_alias(self, request: Request) -> Response:
         self.auth.admin(request)
         model, alias = request.path_params["model"], request.path_params["alias"]
-        body = await _json_or_empty(request, self.body_limit)
+        body = await json_or_empty(request, self.body_limit)
         target = await self.plane.set_alias(model, alias, body)
         return json_response({"model": model, "alias": alias, **target.to_dict()})
 
@@ -109,49 +104,10 @@ class RepositoryEndpoints:
         await self.plane.delete_version(model, version)
         return json_response({"model": model, "version": version, "deleted": True})
 
-    async def reload(self, request: Request) -> Response:
-        self.auth.admin(request)
-        await _json_or_empty(request, self.body_limit)
-        statuses = await self.rollout.reload()
-        return json_response([_render_index(s) for s in statuses])
-
-    async def config(self, request: Request) -> Response:
-        self.auth.reader(request)
-        model = request.path_params["model"]
-        config = await self.rollout.config(model)
-        return json_response({"name": model, **config.to_dict()})
-
-    async def set_config(self, request: Request) -> Response:
-        self.auth.admin(request)
-        model = request.path_params["model"]
-        body = await _json_or_empty(request, self.body_limit)
-        config = await self.rollout.set_config(model, body)
-        return json_response({"name": model, **config.to_dict()})
-
-    async def releases(self, request: Request) -> Response:
-        self.auth.reader(request)
-        return json_response({"releases": await self.rollout.releases()})
-
-    async def release(self, request: Request) -> Response:
-        self.auth.reader(request)
-        return json_response(await self.rollout.release(request.path_params["release"]))
-
-    async def set_release(self, request: Request) -> Response:
-        self.auth.admin(request)
-        body = await _json_or_empty(request, self.body_limit)
-        return json_response(await self.rollout.set_release(request.path_params["release"], body))
-
-    async def delete_release(self, request: Request) -> Response:
-        self.auth.admin(request)
-        name = request.path_params["release"]
-        await self.rollout.delete_release(name)
-        return json_response({"name": name, "deleted": True})
-
     def router(self) -> APIRouter:
         router = APIRouter(tags=["Model repository"])
         model = path_params("model")
         model_alias = path_params("model", "alias")
-        release = path_params("release")
         routes: list[tuple[str, Any, str, str, dict[str, Any]]] = [
             ("/v2/repository/index", self.index, "POST", "Repository index", {}),
             (f"{MODELS}/load", self.load, "POST", "Load", model),
@@ -184,25 +140,6 @@ class RepositoryEndpoints:
                 "Delete a version",
                 path_params("model", "version"),
             ),
-            ("/v2/repository/reload", self.reload, "POST", "Re-read the repository now", {}),
-            (CONFIG_PATH, self.config, "GET", "A model's version policy", model),
-            (
-                CONFIG_PATH,
-                self.set_config,
-                "PUT",
-                "Set a model's version policy",
-                {**model, **json_body('{"version_policy": {"latest": N}, "preserve": "..."}')},
-            ),
-            (RELEASES, self.releases, "GET", "Every release group", {}),
-            (RELEASE_PATH, self.release, "GET", "A release group", release),
-            (
-                RELEASE_PATH,
-                self.set_release,
-                "PUT",
-                "Pin versions of several models as one release",
-                {**release, **json_body('{"models": {"<model>": N, ...}}')},
-            ),
-            (RELEASE_PATH, self.delete_release, "DELETE", "Delete a release group", release),
         ]
         for path, handler, method, summary, docs in routes:
             router.add_api_route(
@@ -211,7 +148,7 @@ class RepositoryEndpoints:
         return router
 
 
-async def _json_or_empty(request: Request, limit: int) -> dict[str, Any]:
+async def json_or_empty(request: Request, limit: int) -> dict[str, Any]:
     raw = await read_body(request, limit, raw_headers(request).get(b"content-encoding"))
     if not raw.strip():
         return {}
@@ -251,7 +188,7 @@ def _save(source: IO[bytes], path: Path) -> None:
         shutil.copyfileobj(source, out, 1 << 20)
 
 
-def _render_index(status: VersionStatus) -> dict[str, Any]:
+def render_index(status: VersionStatus) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": status.name}
     if status.version is not None:
         entry["version"] = str(status.version)
