@@ -57,7 +57,8 @@ class ReleaseSwitch:
             finally:
                 board.incoming = {}
             self._expire_later(board.replace(accepted))
-            for model in sorted(models_of(r for n, r in changed.items() if n not in accepted)):
+            rejected = [r for n, r in changed.items() if accepted.get(n) != r]
+            for model in sorted(models_of(rejected)):
                 await manager.sync(model)  # let go of what a rejected revision loaded
 
     async def close(self) -> None:
@@ -67,6 +68,7 @@ class ReleaseSwitch:
     def _accepted(
         self, stored: dict[str, Release], changed: dict[str, Release]
     ) -> dict[str, Release]:
+        """The releases to serve: changed ones whose versions all serve, else their old ones."""
         board = self._manager.releases
         accepted = {n: board.current[n] for n in stored if n not in changed and n in board.current}
         for name, release in changed.items():
