@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from model_repo.manifest import Manifest, Provenance
@@ -27,10 +28,15 @@ def write_tiny_onnx(path: Path, offset: float = 1.0) -> Signature:
     return Signature.of([TensorSpec("x", "FP32", (-1, 2))], [TensorSpec("y", "FP32", (-1, 2))])
 
 
-def publish_tiny(repo: Repository, name: str, offset: float = 1.0) -> Manifest:
-    """Publish a tiny ONNX version the way converters do: stage, write, publish."""
+def publish_tiny(
+    repo: Repository,
+    name: str,
+    offset: float = 1.0,
+    write: Callable[[Path, float], Signature] = write_tiny_onnx,
+) -> Manifest:
+    """Publish an ONNX version the way converters do: stage, `write` the graph, publish."""
     with repo.stage(name) as staging:
-        signature = write_tiny_onnx(staging.path / "model.onnx", offset)
+        signature = write(staging.path / "model.onnx", offset)
         draft = Manifest(
             name=name,
             format="onnx",

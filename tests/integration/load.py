@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import numpy as np
 
-from model_repo.manifest import Manifest, Provenance
+from model_repo.manifest import Manifest
 from model_repo.repository import Repository
 from model_repo.signature import Signature, TensorSpec
+from tests.artifacts import publish_tiny
 
 
 @dataclass(frozen=True)
@@ -134,16 +135,7 @@ def write_slow_onnx(path: Path, offset: float, steps: int = 64, width: int = 64)
 
 
 def publish_slow(repo: Repository, name: str, offset: float) -> Manifest:
-    with repo.stage(name) as staging:
-        signature = write_slow_onnx(staging.path / "model.onnx", offset)
-        draft = Manifest(
-            name=name,
-            format="onnx",
-            artifact="model.onnx",
-            signature=signature,
-            provenance=Provenance(framework="onnx"),
-        )
-        return staging.publish(draft)
+    return publish_tiny(repo, name, offset, write=write_slow_onnx)
 
 
 def metric(text: str, name: str, **labels: str) -> float:
