@@ -22,12 +22,14 @@ from gateway.tensors import (
     check_shape,
     from_binary,
     from_json,
+    plain_json,
     to_binary,
     to_json_data,
 )
 
 HEADER_LENGTH = "inference-header-content-length"
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_NO_BINARY = memoryview(b"")
 
 
 @dataclass(slots=True)
@@ -38,15 +40,21 @@ class V2Request:
 
 
 def decode_request(body: bytes, header_length: str | None) -> V2Request:
-    view = memoryview(body)
-    split = _header_length(header_length, len(body))
-    doc = _parse_object(view[:split])
-    inputs, used = _inputs(doc.get("inputs"), view[split:])
-    if used != len(body) - split:
-        raise InvalidInput(
-            f"the binary data after the JSON header is {len(body) - split} bytes, but the "
-            f"inputs' binary_data_size add up to {used}"
-        )
+    if header_length is None:  # plain JSON: no views to make, no binary part to account for
+        doc = _parse_object(body)
+        inputs, _ = _inputs(doc.get("inputs"), _NO_BINARY)
+    else:
+        view = memoryview(body)
+        split = _header_length(header_length, len(body))
+        doc = _parse_object(view[:split])
+        inputs, used = _inputs(doc.get("inputs"), view[split:])
+        if used != len(body) - split:
+            raise InvalidInput(
+                f"the binary data after the JSON header is {len(body) - split} bytes, but the "
+                f"inputs' binary_data_size add up to {used}"
+            )
+    if len(doc) == 1:  # only "inputs": no id, parameters or outputs to read
+        return V2Request(InferenceRequest(inputs))
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidInput(f"'id' must be a string, got {request_id!r}")
@@ -103,7 +111,7 @@ def _header_length(value: str | None, total: int) -> int:
     return length
 
 
-def _parse_object(raw: memoryview) -> dict[str, Any]:
+def _parse_object(raw: bytes | memoryview) -> dict[str, Any]:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -119,6 +127,10 @@ def _inputs(raw: Any, binary: memoryview) -> tuple[list[RequestTensor], int]:
     tensors: list[RequestTensor] = []
     offset = 0
     for item in raw:
+        plain = plain_json(item) if type(item) is dict else None
+        if plain is not None:  # the everyday JSON input: nothing more to check here
+            tensors.append(RequestTensor(item["name"], plain, item["datatype"]))
+            continue
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise InvalidInput("each input must be an object with a string 'name'")
         name = item["name"]
