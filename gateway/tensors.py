@@ -80,7 +80,7 @@ def plain_json(item: dict[str, Any]) -> np.ndarray | None:
 
 def _fits_fp32(raw: np.ndarray, data: list[Any]) -> bool:
     if raw.size <= _SMALL and raw.ndim == 1:  # flat: every item is a number
-        return min(data) >= -_FP32_MAX and max(data) <= _FP32_MAX
+        return bool(min(data) >= -_FP32_MAX and max(data) <= _FP32_MAX)
     return bool(raw.min() >= -_FP32_MAX and raw.max() <= _FP32_MAX)
 
 
