@@ -17,7 +17,7 @@ from gateway.auth import Auth
 from gateway.config import ServerConfig, archive_limits
 from gateway.dataplane import DataPlane
 from gateway.errors import GatewayError, NotFound, translate
-from gateway.fastlane import TF_PREDICT, V2_INFER, FastLane
+from gateway.fastlane import TF_PREDICT, V2_INFER, FastLane, Lanes, request_handler
 from gateway.limits import BodyLimit
 from gateway.loader import version_loader
 from gateway.logs import configure_logging
@@ -80,7 +80,8 @@ def create_app(config: ServerConfig) -> FastLane:
     _add_error_handlers(api)
     api.state.plane = plane
     limits = BodyLimit(config.max_body_bytes, config.max_upload_bytes, is_upload)
-    return FastLane(api, [(V2_INFER, v2.infer), (TF_PREDICT, tfserving.predict)], limits)
+    lanes: Lanes = [(V2_INFER, v2.lane), (TF_PREDICT, request_handler(tfserving.predict))]
+    return FastLane(api, lanes, limits)
 
 
 def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecutor, ...]]:

@@ -26,9 +26,16 @@ class Auth:
 
     def reader(self, request: Request) -> None:
         """Reads and inference: open unless the server has an inference token."""
+        if self._reader is not None:
+            self.reader_header(request.headers.get("authorization"))
+
+    def reader_header(self, header: bytes | str | None) -> None:
+        """`reader` from the raw Authorization header, for the fast lane (no Request)."""
         if self._reader is None:
             return
-        token = _bearer(request, "this server requires the inference token")
+        if isinstance(header, bytes):
+            header = header.decode("latin-1")
+        token = _token(header, "this server requires the inference token")
         if not (
             hmac.compare_digest(token, self._reader) or hmac.compare_digest(token, self._admin)
         ):
@@ -36,7 +43,10 @@ class Auth:
 
 
 def _bearer(request: Request, why: str) -> bytes:
-    header = request.headers.get("authorization")
+    return _token(request.headers.get("authorization"), why)
+
+
+def _token(header: str | None, why: str) -> bytes:
     if header is None:
         raise Unauthorized(f"missing 'Authorization: Bearer <token>' header; {why}")
     if not header.lower().startswith(_SCHEME):

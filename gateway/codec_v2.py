@@ -69,7 +69,14 @@ def decode_request(body: bytes, header_length: str | None) -> V2Request:
 
 def encode_response(result: InferenceResult, request: V2Request) -> tuple[bytes, dict[str, str]]:
     """The response body and its extra headers."""
-    outputs: list[dict[str, Any]] = []
+    if not request.binary and not request.binary_default:  # all JSON, the everyday case
+        datatypes = result.datatypes
+        outputs = [
+            {"name": name, "datatype": datatypes[name], "shape": array.shape, "data": _data(array)}
+            for name, array in result.outputs.items()
+        ]
+        return orjson.dumps(_document(result, outputs), option=_DUMPS_OPTIONS), {}
+    outputs = []
     buffers: list[bytes] = []
     for name, array in result.outputs.items():
         entry: dict[str, Any] = {
@@ -84,17 +91,32 @@ def encode_response(result: InferenceResult, request: V2Request) -> tuple[bytes,
         else:
             entry["data"] = to_json_data(array)
         outputs.append(entry)
-    doc: dict[str, Any] = {
-        "model_name": result.model_name,
-        "model_version": str(result.model_version),
-    }
-    if result.id is not None:
-        doc["id"] = result.id
-    doc["outputs"] = outputs
-    header = orjson.dumps(doc, option=_DUMPS_OPTIONS)
+    header = orjson.dumps(_document(result, outputs), option=_DUMPS_OPTIONS)
     if not buffers:
         return header, {}
     return b"".join((header, *buffers)), {"Inference-Header-Content-Length": str(len(header))}
+
+
+def _document(result: InferenceResult, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    if result.id is None:
+        return {
+            "model_name": result.model_name,
+            "model_version": str(result.model_version),
+            "outputs": outputs,
+        }
+    return {
+        "model_name": result.model_name,
+        "model_version": str(result.model_version),
+        "id": result.id,
+        "outputs": outputs,
+    }
+
+
+def _data(array: np.ndarray) -> Any:
+    """Numbers as a flat array orjson writes itself (tuples and arrays need no list())."""
+    if array.dtype.kind in "OSU":
+        return to_json_data(array)
+    return array.reshape(-1)
 
 
 def _header_length(value: str | None, total: int) -> int:

@@ -43,7 +43,7 @@ class BodyLimit:
         limit = self.upload_limit if upload else self.body_limit
         declared = _content_length(scope)
         if declared is None:
-            await app(scope, _counting(receive, limit), send)
+            await app(scope, counting(receive, limit), send)
         elif declared > limit:
             await _refuse(send, too_large(declared, limit))
         else:
@@ -60,7 +60,8 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _counting(receive: Receive, limit: int) -> Receive:
+def counting(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising 413 once the body passes `limit` (for bodies of unknown length)."""
     seen = 0
 
     async def counted() -> Message:
@@ -88,8 +89,20 @@ async def _refuse(send: Send, error: PayloadTooLarge) -> None:
 async def read_body(request: Request, limit: int, encoding: bytes | None = None) -> bytes:
     """The request body, inflated if `encoding` (its Content-Encoding) says it is compressed,
     never more than `limit` bytes."""
-    body = await _receive_all(request.receive)
-    if encoding is None or encoding == b"identity":
+    return await read_received(request.receive, limit, encoding)
+
+
+async def read_received(receive: Receive, limit: int, encoding: bytes | None = None) -> bytes:
+    """`read_body` from the ASGI receive channel, for the fast lane (no Request)."""
+    body = await _receive_all(receive)
+    if encoding is None:
+        return body
+    return inflate(body, limit, encoding)
+
+
+def inflate(body: bytes, limit: int, encoding: bytes) -> bytes:
+    """`body` inflated as its Content-Encoding says, never more than `limit` bytes."""
+    if encoding == b"identity":
         return body
     wbits = _WBITS.get(encoding.decode("latin-1").lower())
     if wbits is None:

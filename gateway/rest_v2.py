@@ -13,32 +13,28 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.auth import Auth
-from gateway.codec_v2 import HEADER_LENGTH, decode_request, encode_response
 from gateway.dataplane import DataPlane, ModelInfo
-from gateway.errors import GatewayError, Unavailable
-from gateway.limits import read_body
+from gateway.errors import Unavailable
+from gateway.infer_v2 import V2Infer
 from gateway.rest_common import (
-    JSON,
-    OCTET_STREAM,
     json_body,
     json_response,
     path_params,
     raw_headers,
 )
-from gateway.rest_routing import lease_for, mirror, with_release
 
 MODEL = "/v2/models/{model}"
 VERSION = "/v2/models/{model}/versions/{version}"
-_HEADER_LENGTH = HEADER_LENGTH.encode()
 
 
 class V2Endpoints:
-    """The V2 handlers; `infer` is also what the fast lane calls."""
+    """The V2 handlers; the fast lane calls `lane` (V2 infer as a raw exchange)."""
 
     def __init__(self, plane: DataPlane, auth: Auth, body_limit: int) -> None:
         self.plane = plane
         self.auth = auth
         self.body_limit = body_limit
+        self.lane = V2Infer(plane, auth, body_limit)
 
     async def server_metadata(self, request: Request) -> Response:
         self.auth.reader(request)
@@ -65,27 +61,11 @@ class V2Endpoints:
         return json_response({"name": params["model"], "ready": True})
 
     async def infer(self, request: Request) -> Response:
-        self.auth.reader(request)
-        params = request.path_params
-        headers = raw_headers(request)
-        body = await read_body(request, self.body_limit, headers.get(b"content-encoding"))
-        plane = self.plane
-        lease = lease_for(plane, params["model"], params.get("version"), headers)
-        with lease as served:
-            try:
-                parsed = decode_request(body, _text(headers.get(_HEADER_LENGTH)))
-            except GatewayError as exc:
-                served.stats.failed(exc.status)
-                raise
-            result = await plane.infer(served, parsed.inference)
-            if lease.shadow is not None:
-                mirror(plane, lease, parsed.inference, result)
-        content, extra = encode_response(result, parsed)
-        if extra:
-            return Response(
-                content, headers=with_release(lease, headers, extra), media_type=OCTET_STREAM
-            )
-        return Response(content, headers=with_release(lease, headers, {}), media_type=JSON)
+        """The fast lane serves this path (`self.lane`); FastAPI's route is there for /docs."""
+        status, headers, body = await self.lane(
+            request.scope, request.receive, raw_headers(request), request.path_params
+        )
+        return Response(body, status, {k.decode(): v.decode() for k, v in headers})
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["Open Inference Protocol (V2)"])
@@ -124,10 +104,6 @@ class V2Endpoints:
                 },
             )
         return router
-
-
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("latin-1")
 
 
 def render_metadata(info: ModelInfo) -> dict[str, Any]:
