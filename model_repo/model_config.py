@@ -10,16 +10,18 @@
 - `preserve` says what a switch protects: `"availability"` (default: load and warm the new
   version, then unload the old) or `"resources"` (unload the old first, for models too big
   for two copies; requests in the gap get 503).
+- `batching` and `runtime`: dynamic batching and runtime options (see `runtime_config`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from model_repo.errors import InvalidArgument
+from model_repo.runtime_config import Batching, RuntimeOptions
 
 CONFIG_FILE = "config.json"
 _POLICY_HELP = '{"latest": N}, {"all": true} or {"specific": [versions]}'
@@ -72,20 +74,27 @@ class VersionPolicy:
 class ModelConfig:
     version_policy: VersionPolicy = VersionPolicy()
     preserve: Preserve = Preserve.AVAILABILITY
+    batching: Batching | None = None  # None: off
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version_policy": self.version_policy.to_dict(), "preserve": self.preserve.value}
+        found = {"version_policy": self.version_policy.to_dict(), "preserve": self.preserve.value}
+        if self.batching is not None:
+            found["batching"] = self.batching.to_dict()
+        if self.runtime.options():
+            found["runtime"] = self.runtime.to_dict()
+        return found
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelConfig:
         """Parse a config body, naming what is wrong; missing fields take their defaults."""
         if not isinstance(data, dict):
             raise InvalidArgument("a model config must be a JSON object")
-        unknown = set(data) - {"version_policy", "preserve"}
+        unknown = set(data) - {"version_policy", "preserve", "batching", "runtime"}
         if unknown:
             raise InvalidArgument(
                 f"unknown field(s) in model config: {', '.join(sorted(unknown))} "
-                "(known: version_policy, preserve)"
+                "(known: version_policy, preserve, batching, runtime)"
             )
         policy = VersionPolicy.from_dict(data.get("version_policy", {"latest": 1}))
         preserve = data.get("preserve", Preserve.AVAILABILITY.value)
@@ -93,7 +102,13 @@ class ModelConfig:
             raise InvalidArgument(
                 f"preserve must be 'availability' or 'resources', got {preserve!r}"
             )
-        return cls(policy, Preserve(preserve))
+        batching = data.get("batching")
+        return cls(
+            policy,
+            Preserve(preserve),
+            None if batching is None else Batching.from_dict(batching),
+            RuntimeOptions.from_dict(data.get("runtime", {})),
+        )
 
 
 def _count(value: Any) -> int:

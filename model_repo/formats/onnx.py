@@ -92,8 +92,9 @@ class OnnxFormat:
         session_options.graph_optimization_level = getattr(
             ort.GraphOptimizationLevel, _OPTIMIZATION_LEVELS[level]
         )
-        # Spinning threads burn the cores that concurrent requests need.
-        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Spinning threads burn the cores that concurrent requests need: off unless asked for.
+        spinning = "1" if opts.get("allow_spinning") is True else "0"
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
         try:
             session = ort.InferenceSession(
                 str(path), sess_options=session_options, providers=["CPUExecutionProvider"]
