@@ -1,0 +1,106 @@
+"""A model's runtime config applied to its loaded versions, now and whenever it changes.
+
+Each loaded version's runtime is a `ServingRuntime`: the predictor's runtime, behind a
+`BatchingRuntime` while the model's config asks for batching. `LiveRuntimes` knows every
+loaded version's `ServingRuntime` by model and reconfigures them when the config changes.
+
+When does it change? The manager reads a model's config on every sync: after
+`PUT /v2/repository/models/{m}/config`, after an upload, and whenever the repository poll
+sees config.json change (which is how every worker of `serve --workers N` hears of a
+change made through another). `ServingRepository` is the repository with that read
+passed on to `LiveRuntimes`, so a change reaches the versions already serving without
+the manager knowing about runtimes. Runtime options (threads ...) need a new session:
+they apply when a version is next loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateway.batching import BatchingRuntime
+from gateway.runtime import PredictorRuntime, Runtime
+from model_repo.formats import Tensors
+from model_repo.model_config import ModelConfig
+from model_repo.repository import Repository
+from model_repo.runtime_config import Batching
+
+log = logging.getLogger("modelport.gateway")
+
+
+class ServingRuntime:
+    """The runtime a served version holds; `configure` swaps what requests go through."""
+
+    def __init__(self, base: PredictorRuntime, label: str, unbatchable: str | None) -> None:
+        self.base = base
+        self.label = label
+        self.unbatchable = unbatchable  # why batching cannot apply, or None
+        self.active: Runtime = base
+
+    def predict(self, inputs: Mapping[str, np.ndarray]) -> Coroutine[Any, Any, Tensors]:
+        # Returns the active runtime's coroutine: no frame of its own on the request path.
+        return self.active.predict(inputs)
+
+    @property
+    def batching(self) -> Batching | None:
+        active = self.active
+        return active.settings if isinstance(active, BatchingRuntime) else None
+
+    def configure(self, batching: Batching | None) -> None:
+        """Batch with these settings from now on (None: stop batching).
+
+        One reference is swapped, so this is safe from any thread; requests already queued
+        in the previous batcher are served by it.
+        """
+        if batching == self.batching:
+            return
+        if batching is not None and self.unbatchable is not None:
+            log.warning("%s is not batched: %s", self.label, self.unbatchable)
+            batching = None
+        self.active = self.base if batching is None else BatchingRuntime(self.base, batching,
+                                                                          self.label)  # fmt: skip
+        log.info("%s: batching %s", self.label, _describe(batching))
+
+    def close(self) -> None:
+        self.base.close()
+
+
+class LiveRuntimes:
+    """The `ServingRuntime`s of loaded versions, by model; closed ones fall out by themselves."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, weakref.WeakSet[ServingRuntime]] = {}
+
+    def add(self, name: str, runtime: ServingRuntime) -> None:
+        self._models.setdefault(name, weakref.WeakSet()).add(runtime)
+
+    def apply(self, name: str, config: ModelConfig) -> None:
+        for runtime in list(self._models.get(name, ())):
+            runtime.configure(config.batching)
+
+
+class ServingRepository(Repository):
+    """The repository, with every read of a model's config applied to its live runtimes."""
+
+    def __init__(self, root: Path | str | None, runtimes: LiveRuntimes) -> None:
+        super().__init__(root)
+        self.runtimes = runtimes
+
+    def config(self, name: str) -> ModelConfig:
+        config = super().config(name)
+        self.runtimes.apply(name, config)
+        return config
+
+
+def _describe(batching: Batching | None) -> str:
+    if batching is None:
+        return "off"
+    return (
+        f"on (max_batch_size {batching.max_batch_size}, max_queue_delay_us "
+        f"{batching.max_queue_delay_us}, max_queue_size {batching.max_queue_size})"
+    )
