@@ -30,9 +30,9 @@ from gateway.rest_rollout import RolloutEndpoints
 from gateway.rest_tfserving import TFServingEndpoints
 from gateway.rest_v2 import V2Endpoints
 from gateway.rollout import Rollout
+from gateway.tuning import LiveRuntimes, ServingRepository
 from gateway.uploads import UploadPolicy
 from model_repo.errors import ModelportError
-from model_repo.repository import Repository
 
 log = logging.getLogger("modelport.gateway")
 
@@ -85,14 +85,15 @@ def create_app(config: ServerConfig) -> FastLane:
 
 
 def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecutor, ...]]:
-    repo = Repository(config.repo_root)
+    runtimes = LiveRuntimes()
+    repo = ServingRepository(config.repo_root, runtimes)  # config reads reach live runtimes
     metrics = GatewayMetrics()
     inference_pool = ThreadPoolExecutor(config.inference_threads, "modelport-infer")
     # One admin thread: loads, uploads and conversions run one at a time, away from inference.
     admin_pool = ThreadPoolExecutor(1, "modelport-admin")
     manager = ModelManager(
         repo,
-        version_loader(metrics, inference_pool),
+        version_loader(metrics, inference_pool, runtimes),
         admin_pool,
         config.drain_timeout,
         config.release_grace,
