@@ -88,6 +88,7 @@ def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecut
     runtimes = LiveRuntimes()
     repo = ServingRepository(config.repo_root, runtimes)  # config reads reach live runtimes
     metrics = GatewayMetrics()
+    metrics.watch_batching(runtimes)
     inference_pool = ThreadPoolExecutor(config.inference_threads, "modelport-infer")
     # One admin thread: loads, uploads and conversions run one at a time, away from inference.
     admin_pool = ThreadPoolExecutor(1, "modelport-admin")
