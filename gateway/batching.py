@@ -43,6 +43,15 @@ def batchable(signature: Signature) -> str | None:
 
 
 @dataclass(slots=True)
+class BatchStats:
+    """Counted per batch, not per request; kept across reconfigurations of a version."""
+
+    batches: int = 0  # runtime calls that merged two or more requests
+    requests: int = 0  # requests those calls served
+    retried: int = 0  # merged calls that failed, whose members then ran one by one
+
+
+@dataclass(slots=True)
 class _Pending:
     inputs: Mapping[str, np.ndarray]
     rows: int
@@ -51,12 +60,13 @@ class _Pending:
 
 
 class BatchingRuntime:
-    def __init__(self, inner: Runtime, settings: Batching, label: str) -> None:
+    def __init__(
+        self, inner: Runtime, settings: Batching, label: str, stats: BatchStats | None = None
+    ) -> None:
         self.inner = inner
         self.settings = settings
-        self.label = label  # "model version N", for messages
-        self.batches = 0  # runtime calls made for batches of two or more requests
-        self.batched = 0  # requests served by those calls
+        self.label = label  # "model 'm' version N", for messages
+        self.stats = stats if stats is not None else BatchStats()
         self._max_rows = settings.max_batch_size
         self._delay = settings.max_queue_delay_us / 1e6
         self._queue: deque[_Pending] = deque()
@@ -145,11 +155,12 @@ class BatchingRuntime:
         except Exception as exc:  # someone's input fails the runtime: find out whose
             log.debug("%s: a batch of %d failed (%s); running them one by one", self.label,
                       len(batch), exc)  # fmt: skip
+            self.stats.retried += 1
             for pending in batch:
                 await self._alone(pending)
             return
-        self.batches += 1
-        self.batched += len(batch)
+        self.stats.batches += 1
+        self.stats.requests += len(batch)
         for pending, part in zip(batch, parts, strict=True):
             if not pending.future.done():
                 pending.future.set_result(part)

@@ -36,8 +36,7 @@ def version_loader(
         base = PredictorRuntime(
             predictor, inference_executor, inline_max_elements.get(manifest.format, 0)
         )
-        label = f"model {name!r} version {version}"
-        runtime = ServingRuntime(base, label, batchable(manifest.signature))
+        runtime = ServingRuntime(base, name, version, batchable(manifest.signature))
         runtime.configure(config.batching)
         live.add(name, runtime)
         return ServedVersion(manifest, runtime, fmt.platform, metrics.version_stats(name, version))

@@ -20,6 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
     from gateway.manager import ModelManager
+    from gateway.tuning import LiveRuntimes
 
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -64,6 +65,9 @@ class GatewayMetrics:
 
     def watch(self, manager: ModelManager) -> None:
         self.registry.register(_ManagerCollector(manager))
+
+    def watch_batching(self, runtimes: LiveRuntimes) -> None:
+        self.registry.register(_BatchCollector(runtimes))
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -140,3 +144,33 @@ class _ManagerCollector:
                 leases.add_metric([name, str(version_number)], float(count))
         yield states
         yield leases
+
+
+class _BatchCollector:
+    def __init__(self, runtimes: LiveRuntimes) -> None:
+        self._runtimes = runtimes
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        labels = ["model", "version"]
+        batches = CounterMetricFamily(
+            "modelport_batches", "Runtime calls that merged two or more requests.", labels=labels
+        )
+        requests = CounterMetricFamily(
+            "modelport_batched_requests", "Requests served by merged calls.", labels=labels
+        )
+        retried = CounterMetricFamily(
+            "modelport_batch_retries",
+            "Merged calls that failed, whose requests then ran one by one.",
+            labels=labels,
+        )
+        for runtime in self._runtimes.all():
+            key = [runtime.name, str(runtime.version)]
+            batches.add_metric(key, runtime.stats.batches)
+            requests.add_metric(key, runtime.stats.requests)
+            retried.add_metric(key, runtime.stats.retried)
+        yield batches
+        yield requests
+        yield retried

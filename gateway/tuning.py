@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.batching import BatchingRuntime
+from gateway.batching import BatchingRuntime, BatchStats
 from gateway.runtime import PredictorRuntime, Runtime
 from model_repo.formats import Tensors
 from model_repo.model_config import ModelConfig
@@ -36,10 +36,15 @@ log = logging.getLogger("modelport.gateway")
 class ServingRuntime:
     """The runtime a served version holds; `configure` swaps what requests go through."""
 
-    def __init__(self, base: PredictorRuntime, label: str, unbatchable: str | None) -> None:
+    def __init__(
+        self, base: PredictorRuntime, name: str, version: int, unbatchable: str | None
+    ) -> None:
         self.base = base
-        self.label = label
+        self.name = name
+        self.version = version
+        self.label = f"model {name!r} version {version}"
         self.unbatchable = unbatchable  # why batching cannot apply, or None
+        self.stats = BatchStats()
         self.active: Runtime = base
 
     def predict(self, inputs: Mapping[str, np.ndarray]) -> Coroutine[Any, Any, Tensors]:
@@ -62,8 +67,10 @@ class ServingRuntime:
         if batching is not None and self.unbatchable is not None:
             log.warning("%s is not batched: %s", self.label, self.unbatchable)
             batching = None
-        self.active = self.base if batching is None else BatchingRuntime(self.base, batching,
-                                                                          self.label)  # fmt: skip
+        if batching is None:
+            self.active = self.base
+        else:
+            self.active = BatchingRuntime(self.base, batching, self.label, self.stats)
         log.info("%s: batching %s", self.label, _describe(batching))
 
     def close(self) -> None:
@@ -82,6 +89,9 @@ class LiveRuntimes:
     def apply(self, name: str, config: ModelConfig) -> None:
         for runtime in list(self._models.get(name, ())):
             runtime.configure(config.batching)
+
+    def all(self) -> list[ServingRuntime]:
+        return [r for runtimes in list(self._models.values()) for r in list(runtimes)]
 
 
 class ServingRepository(Repository):
