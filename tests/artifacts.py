@@ -28,6 +28,28 @@ def write_tiny_onnx(path: Path, offset: float = 1.0) -> Signature:
     return Signature.of([TensorSpec("x", "FP32", (-1, 2))], [TensorSpec("y", "FP32", (-1, 2))])
 
 
+LOOKUP_TABLE = [10.0, 11.0, 12.0, 13.0, 14.0]
+
+
+def write_lookup_onnx(path: Path, offset: float = 0.0) -> Signature:
+    """y = LOOKUP_TABLE[i] for INT64 indices i [-1]: an index past the table fails at run time."""
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "i"], ["y"])],
+        "lookup",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, [None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])],
+        initializer=[
+            helper.make_tensor("table", TensorProto.FLOAT, [len(LOOKUP_TABLE)], LOOKUP_TABLE)
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, str(path))
+    return Signature.of([TensorSpec("i", "INT64", (-1,))], [TensorSpec("y", "FP32", (-1,))])
+
+
 def publish_tiny(
     repo: Repository,
     name: str,
