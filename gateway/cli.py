@@ -185,6 +185,9 @@ def serve(
     repo: RepoOption = None,
     host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes sharing the port, each serving every model")
+    ] = 1,
     admin_token: Annotated[
         str | None,
         typer.Option(
@@ -216,6 +219,9 @@ def serve(
     from gateway.server import serve as run_server
     from model_repo.repository import default_root
 
+    if workers > 1 and poll_interval <= 0:
+        hint = "--workers"
+        raise typer.BadParameter("several workers need --poll-interval above 0", param_hint=hint)
     if not admin_token:
         admin_token = new_token()
         print(f"admin token (generated; set MODELPORT_ADMIN_TOKEN to choose): {admin_token}")
@@ -231,7 +237,7 @@ def serve(
         poll_interval=poll_interval,
         release_grace=release_grace,
     )
-    run_server(config, announce=lambda line: print(line, flush=True))
+    run_server(config, announce=lambda line: print(line, flush=True), workers=workers)
 
 
 UrlOption = Annotated[str, typer.Option("--url", help="Gateway URL, e.g. http://127.0.0.1:8000")]
