@@ -28,8 +28,8 @@ serve: install
 demo: convert-demo serve
 
 lint: install
-	$(BIN)/ruff check model_repo converters gateway tests demo
-	$(BIN)/ruff format --check model_repo converters gateway tests demo
+	$(BIN)/ruff check model_repo converters gateway tests demo bench
+	$(BIN)/ruff format --check model_repo converters gateway tests demo bench
 
 typecheck: install
 	$(BIN)/mypy
