@@ -16,6 +16,7 @@ they apply when a version is next loaded.
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
@@ -78,20 +79,29 @@ class ServingRuntime:
 
 
 class LiveRuntimes:
-    """The `ServingRuntime`s of loaded versions, by model; closed ones fall out by themselves."""
+    """The `ServingRuntime`s of loaded versions, by model; dropped ones fall out by themselves.
+
+    Loads and config reads run in the admin thread, /metrics on the event loop: a lock
+    guards the sets (never taken by a request).
+    """
 
     def __init__(self) -> None:
         self._models: dict[str, weakref.WeakSet[ServingRuntime]] = {}
+        self._lock = threading.Lock()
 
     def add(self, name: str, runtime: ServingRuntime) -> None:
-        self._models.setdefault(name, weakref.WeakSet()).add(runtime)
+        with self._lock:
+            self._models.setdefault(name, weakref.WeakSet()).add(runtime)
 
     def apply(self, name: str, config: ModelConfig) -> None:
-        for runtime in list(self._models.get(name, ())):
+        with self._lock:
+            runtimes = list(self._models.get(name, ()))
+        for runtime in runtimes:
             runtime.configure(config.batching)
 
     def all(self) -> list[ServingRuntime]:
-        return [r for runtimes in list(self._models.values()) for r in list(runtimes)]
+        with self._lock:
+            return [r for runtimes in self._models.values() for r in list(runtimes)]
 
 
 class ServingRepository(Repository):
