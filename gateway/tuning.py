@@ -47,6 +47,7 @@ class ServingRuntime:
         self.unbatchable = unbatchable  # why batching cannot apply, or None
         self.stats = BatchStats()
         self.active: Runtime = base
+        self._refused = False  # batching was asked for and could not apply
 
     def predict(self, inputs: Mapping[str, np.ndarray]) -> Coroutine[Any, Any, Tensors]:
         # Returns the active runtime's coroutine: no frame of its own on the request path.
@@ -63,11 +64,13 @@ class ServingRuntime:
         One reference is swapped, so this is safe from any thread; requests already queued
         in the previous batcher are served by it.
         """
+        if batching is not None and self.unbatchable is not None:
+            if not self._refused:  # once, not at every config read
+                log.warning("%s is not batched: %s", self.label, self.unbatchable)
+            self._refused = True
+            return
         if batching == self.batching:
             return
-        if batching is not None and self.unbatchable is not None:
-            log.warning("%s is not batched: %s", self.label, self.unbatchable)
-            batching = None
         if batching is None:
             self.active = self.base
         else:

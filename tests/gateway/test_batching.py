@@ -14,6 +14,7 @@ import pytest
 from gateway.batching import BatchingRuntime, batchable
 from gateway.errors import Unavailable
 from gateway.runtime import PredictorRuntime
+from gateway.tuning import ServingRuntime
 from model_repo.errors import InvalidArgument
 from model_repo.formats import Tensors
 from model_repo.model_config import ModelConfig
@@ -191,3 +192,19 @@ def test_batching_and_runtime_options_round_trip() -> None:
         "version_policy": {"latest": 1},
         "preserve": "availability",
     }
+
+
+def test_a_version_is_reconfigured_in_place_and_an_unbatchable_one_is_left_alone(
+    tmp_path, pool
+) -> None:
+    inner = counting(tmp_path, pool)
+    runtime = ServingRuntime(inner.inner, "m", 1, unbatchable=None)
+    runtime.configure(Batching(8, 1000))
+    assert isinstance(runtime.active, BatchingRuntime) and runtime.batching == Batching(8, 1000)
+    result = asyncio.run(runtime.predict({"x": np.zeros((1, 2), np.float32)}))
+    assert result["y"].tolist() == [[1.0, 1.0]]
+    runtime.configure(None)
+    assert runtime.active is inner.inner
+    fixed = ServingRuntime(inner.inner, "f", 1, unbatchable="input 'x' has shape [1, 2]")
+    fixed.configure(Batching(8, 1000))
+    assert fixed.active is inner.inner and fixed.batching is None
