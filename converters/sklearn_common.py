@@ -213,6 +213,24 @@ def tolerance(model: Any) -> Tolerance:
     return CONTINUOUS
 
 
+class SklearnContract:
+    """The part of a scikit-learn converter that every target format shares."""
+
+    framework = "sklearn"
+
+    def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
+        return input_specs(model.obj)
+
+    def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:
+        return synthesize(model, rows, seed)
+
+    def reference(self, model: SourceModel, inputs: Tensors) -> Tensors:
+        return reference(model.obj, inputs)
+
+    def tolerance(self, model: SourceModel) -> Tolerance:
+        return tolerance(model.obj)
+
+
 # ---- synthetic samples --------------------------------------------------------------------
 
 

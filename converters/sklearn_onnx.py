@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from converters import sklearn_common
-from converters.base import Export, Sample, SourceModel, Tensors
+from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
 from model_repo.errors import DependencyMissing
 from model_repo.formats import get_format
-from model_repo.manifest import Tolerance
 from model_repo.signature import Signature, TensorSpec
 
 
-class SklearnToOnnx:
+class SklearnToOnnx(sklearn_common.SklearnContract):
     name = "sklearn_onnx"
-    framework = "sklearn"
     target = "onnx"
 
     def check_environment(self) -> None:
@@ -40,18 +38,6 @@ class SklearnToOnnx:
         from skl2onnx._supported_operators import sklearn_operator_name_map
 
         return cls in sklearn_operator_name_map
-
-    def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
-        return sklearn_common.input_specs(model.obj)
-
-    def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:
-        return sklearn_common.synthesize(model, rows, seed)
-
-    def reference(self, model: SourceModel, inputs: Tensors) -> Tensors:
-        return sklearn_common.reference(model.obj, inputs)
-
-    def tolerance(self, model: SourceModel) -> Tolerance:
-        return sklearn_common.tolerance(model.obj)
 
     def export(self, model: SourceModel, sample: Sample, dest: Path) -> Export:
         estimator = model.obj

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from converters import _pmml_java, sklearn_common
-from converters.base import Export, Sample, SourceModel, Tensors
+from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
 from model_repo.errors import DependencyMissing, ModelportError
 from model_repo.formats import get_format
@@ -62,9 +62,8 @@ _SOLUTION = re.compile(r"^Solution:\s*\n\s*(.+)$", re.MULTILINE)
 _CONVERT_LOCK = threading.Lock()
 
 
-class SklearnToPmml:
+class SklearnToPmml(sklearn_common.SklearnContract):
     name = "sklearn_pmml"
-    framework = "sklearn"
     target = "pmml"
 
     def __init__(self, telemetry_proxy_port: int | None = None) -> None:
@@ -87,13 +86,7 @@ class SklearnToPmml:
 
     def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
         _check_convertible(model.obj, self)
-        return sklearn_common.input_specs(model.obj)
-
-    def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:
-        return sklearn_common.synthesize(model, rows, seed)
-
-    def reference(self, model: SourceModel, inputs: Tensors) -> Tensors:
-        return sklearn_common.reference(model.obj, inputs)
+        return super().input_specs(model)
 
     def tolerance(self, model: SourceModel) -> Tolerance:
         return PMML_TOLERANCE
