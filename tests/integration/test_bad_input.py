@@ -132,6 +132,31 @@ def _plain_zip(path: Path) -> Path:
     return path
 
 
+def _smashed_tar_gz(path: Path) -> Path:
+    """A SavedModel-shaped .tar.gz with 0xFF bytes in its deflate stream (zlib.error inside)."""
+    import io
+    import tarfile
+
+    payload = b"".join(i.to_bytes(4, "little") for i in range(50_000))
+    with tarfile.open(path, "w:gz") as archive:
+        info = tarfile.TarInfo("model/saved_model.pb")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _truncated_zip(path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model/saved_model.pb", bytes(range(256)) * 400)
+    path.write_bytes(path.read_bytes()[:-40])  # the central directory's end is gone
+    return path
+
+
 def _iris_skops(folder: Path) -> bytes:
     import skops.io
     from sklearn.linear_model import LogisticRegression
@@ -507,6 +532,22 @@ CASES = [
         413,
         "unpacks to more than 8388608 bytes",
         upload_built("bomb.zip", lambda p: hostile.zip_bomb(p, 9)),
+    ),
+    Case(
+        "corrupt-tar-gz",
+        "POST",
+        UPLOAD,
+        400,
+        "broken.tar.gz is not a readable tar archive",
+        upload_built("broken.tar.gz", _smashed_tar_gz),
+    ),
+    Case(
+        "truncated-zip",
+        "POST",
+        UPLOAD,
+        400,
+        "cut.zip is not a readable zip archive",
+        upload_built("cut.zip", _truncated_zip),
     ),
     Case(
         "archive-without-savedmodel",
