@@ -1,6 +1,8 @@
-# modelport gateway image: Python 3.11 slim + a Java 17 runtime (for PMML), non-root.
+# modelport gateway image: Python 3.11 slim + a Java 17 runtime (PMML needs Java 11+), non-root.
 # Build: docker build -t modelport .
-# Run:   docker run -p 8000:8000 -v $PWD/models:/models -e MODELPORT_ADMIN_TOKEN=... modelport
+# Run:   docker run -p 8000:8000 -v modelport-models:/models -e MODELPORT_ADMIN_TOKEN=... modelport
+# A bind mount (-v $PWD/models:/models) keeps the host directory's owner: make it writable by
+# uid 10001 (the image's user), or run with --user "$(id -u):$(id -g)".
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,6 +24,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 RUN mkdir model_repo converters gateway \
     && touch model_repo/__init__.py converters/__init__.py gateway/__init__.py \
+    && pip install "pip==26.3" \
     && pip install --extra-index-url https://download.pytorch.org/whl/cpu \
         -c constraints.txt ".[all]" \
     && pip uninstall -y modelport
@@ -30,6 +33,10 @@ COPY model_repo ./model_repo
 COPY converters ./converters
 COPY gateway ./gateway
 RUN pip install --no-deps . && rm -rf /app/build
+
+# The repository root belongs to the user that serves it: a named volume mounted here starts
+# as a copy of this directory, owner included, so uploads and aliases can be written.
+RUN mkdir -p /models && chown modelport:modelport /models
 
 USER modelport
 VOLUME ["/models"]

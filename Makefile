@@ -1,6 +1,7 @@
 # The two entry points the README gives: `make demo` and `make test`. Each builds its own
 # virtual environment from the exact pins in constraints.txt, so a fresh machine needs only
-# Python 3.11 and Java 17 (for PMML).
+# Python 3.11 and Java 11+ (for PMML). torch==2.13.0 must resolve to a CPU wheel: when pip
+# would take the CUDA build instead, install the CPU one into $(VENV) first (README, Set-up).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
