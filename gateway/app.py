@@ -118,9 +118,19 @@ def _add_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404:
             return error_response(NotFound(f"no such endpoint: {request.url.path}"))
-        error = GatewayError(str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allowed = headers.get("Allow", "none")
+            message = (
+                f"Method Not Allowed: {request.method} {request.url.path} (allowed: {allowed})"
+            )
+        else:
+            message = str(exc.detail)
+        error = GatewayError(message)
         error.status = exc.status_code
-        return error_response(error)
+        response = error_response(error)
+        response.headers.update(headers)  # 405's Allow
+        return response
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(ModelportError, gateway_error)

@@ -22,7 +22,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.served import Lease, ServedVersion, VersionState, VersionStatus
 from gateway.shadow import ShadowRunner
 from gateway.uploads import UploadPlan, UploadPolicy, import_upload, plan_upload
-from model_repo.aliases import AliasTarget
+from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.errors import ModelportError
 from model_repo.manifest import Manifest
 from model_repo.repository import check_model_name
@@ -142,7 +142,7 @@ class DataPlane:
         """Every known version's status, or only the one `ref` names (TF Serving status)."""
         routing = self.manager.routing(name)
         if routing is None:
-            raise NotFound(f"unknown model {name!r}")
+            raise self.manager.not_served(name)
         statuses = self.manager.statuses(name)
         if ref is None:
             return statuses
@@ -172,9 +172,14 @@ class DataPlane:
     async def unload(self, name: str) -> None:
         await self.manager.unload(_checked(name))
 
-    def plan_upload(self, name: str, filename: str, to: str | None) -> UploadPlan:
-        """Decide from its name what an upload is; refuses early what cannot be stored."""
+    def plan_upload(
+        self, name: str, filename: str, to: str | None, alias: str | None = None
+    ) -> UploadPlan:
+        """Decide from its name what an upload is; refuses early (before the file is even
+        saved) what cannot be stored, or would be refused only after publishing."""
         _checked(name)
+        if alias is not None:
+            _checked_alias(alias)
         return plan_upload(filename, to, self._uploads)
 
     async def upload(
@@ -188,7 +193,7 @@ class DataPlane:
         manifest = await self._run(
             import_upload, self.repo, _checked(name), plan, path, self._uploads, alias, sample
         )
-        await self.manager.sync(name)
+        await self.manager.sync_quietly(name)  # published: a sync problem goes to the index
         return manifest
 
     async def set_alias(self, name: str, alias: str, body: Any) -> AliasTarget:
@@ -201,13 +206,13 @@ class DataPlane:
 
     async def delete_alias(self, name: str, alias: str) -> None:
         await self._run(self.repo.delete_alias, _checked(name), alias)
-        await self.manager.sync(name)
+        await self.manager.sync_quietly(name)  # deleted: a sync problem goes to the index
 
     async def delete_version(self, name: str, ref: str) -> None:
         if not (ref.isascii() and ref.isdigit()):
             raise InvalidInput(f"delete a version by its number, not {ref!r}")
         await self._run(self.repo.delete_version, _checked(name), int(ref))
-        await self.manager.sync(name)
+        await self.manager.sync_quietly(name)  # deleted: a sync problem goes to the index
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         try:
@@ -219,6 +224,13 @@ class DataPlane:
 def _checked(name: str) -> str:
     try:
         return check_model_name(name)
+    except ModelportError as exc:
+        raise translate(exc) from None
+
+
+def _checked_alias(alias: str) -> str:
+    try:
+        return check_alias_name(alias)
     except ModelportError as exc:
         raise translate(exc) from None
 

@@ -13,7 +13,8 @@ are translated by `translate`, so no handler maps exceptions on its own.
     ├── PayloadTooLarge              413   body, upload or unpacked archive over its limit
     ├── UnsupportedMediaType         415   an upload modelport cannot store or convert
     ├── Unprocessable                422   an upload that does not open, fails conversion/parity
-    ├── Unavailable                  503   a version that failed to load, a missing runtime
+    ├── Unavailable                  503   a version that failed to load, a missing runtime, a
+    │                                      corrupt aliases.json / config.json / .releases.json
     └── InternalError                500   a bug: logged with its traceback
 """
 
@@ -91,7 +92,7 @@ _TRANSLATIONS: tuple[tuple[type[Exception], type[GatewayError]], ...] = (
     (ConversionError, Unprocessable),
     (repo_errors.DependencyMissing, Unavailable),
     (repo_errors.IntegrityError, Unavailable),
-    (repo_errors.NotWritable, Unavailable),
+    (repo_errors.RepositoryError, Unavailable),  # NotWritable, a corrupt stored file
 )
 
 

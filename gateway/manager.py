@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from gateway.errors import InvalidInput, NotFound, translate
+from gateway.errors import GatewayError, InvalidInput, NotFound, Unavailable, translate
 from gateway.policy import POLICIES, Act, Action, VersionView
 from gateway.release_switch import ReleaseSwitch
 from gateway.releases import ReleaseBoard
@@ -69,6 +69,7 @@ class ModelManager:
         self._busy: dict[str, dict[int, VersionState]] = {}  # LOADING / UNLOADING right now
         self._held: dict[str, Counter[int]] = {}
         self._unloaded: set[str] = set()
+        self._problems: dict[str, str] = {}  # model -> why its last sync could not read it
         self._locks: dict[str, asyncio.Lock] = {}
 
     # ---- the request path ---------------------------------------------------------------
@@ -83,8 +84,13 @@ class ModelManager:
     ) -> Lease:
         routing = self._routes.get(name)
         if routing is None:
-            raise NotFound(f"unknown model {name!r}")
+            raise self.not_served(name)
         if release is None:
+            if revision is not None:
+                raise InvalidInput(
+                    "X-Modelport-Release-Revision needs X-Modelport-Release: name the release "
+                    "whose revision this is"
+                )
             return routing.lease(ref, key)
         version, pinned = self.releases.resolve(release, revision, name)
         if ref and ref != str(version):
@@ -98,14 +104,21 @@ class ModelManager:
         return self._routes.get(name)
 
     def models(self) -> list[str]:
-        return sorted(self._routes)
+        """Models served, and models whose stored state could not be read (see `statuses`)."""
+        return sorted({*self._routes, *self._problems})
 
     # ---- actions ----------------------------------------------------------------------------
 
     async def sync(self, name: str) -> Routing | None:
         """Carry out the policy's actions until it has none; the routing table then."""
         async with self._lock(name):
-            want = await self.run(desired, self.repo, name)
+            try:
+                want = await self.run(desired, self.repo, name)
+            except Exception as exc:  # a corrupt aliases.json, config.json ...
+                error = translate(exc)
+                self._problems[name] = error.message  # for the index; routing stays as it was
+                raise error from exc
+            self._problems.pop(name, None)
             if not want.stored:
                 await self._drop(name)
                 return None
@@ -157,7 +170,11 @@ class ModelManager:
 
     def statuses(self, name: str) -> list[VersionStatus]:
         return version_statuses(
-            name, self._routes.get(name), self._failed.get(name, {}), self._busy.get(name, {})
+            name,
+            self._routes.get(name),
+            self._failed.get(name, {}),
+            self._busy.get(name, {}),
+            self._problems.get(name),
         )
 
     def leases(self, name: str) -> dict[int, int]:
@@ -169,9 +186,11 @@ class ModelManager:
         """Why `version` of `name` cannot serve a request now; None when it can."""
         routing = self._routes.get(name)
         if routing is None:
-            return f"model {name!r} is not served"
+            return self.not_served(name).message
         if version in routing.versions:
             return None
+        if name in self._problems:  # the routing is stale: say why it is
+            return self.not_served(name).message
         return str(routing.missing(version))
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
@@ -262,6 +281,7 @@ class ModelManager:
         """The model is gone from the repository: stop routing to it, unload everything."""
         self._routes.pop(name, None)
         self._failed.pop(name, None)
+        self._problems.pop(name, None)
         self._unloaded.discard(name)  # a model of that name published later is served
         for version in list(self._pool.get(name, {})):
             await self._retire(name, version)
@@ -273,6 +293,13 @@ class ModelManager:
             await self.sync(name)
         except Exception as exc:  # already reported by whoever failed first
             log.error("model %s could not be synced: %s", name, translate(exc).message)
+
+    def not_served(self, name: str) -> GatewayError:
+        """Why a model without a routing table has none."""
+        problem = self._problems.get(name)
+        if problem is not None:
+            return Unavailable(f"model {name!r} cannot be served: {problem}")
+        return NotFound(f"unknown model {name!r}")
 
     def _check_serves(self, name: str, version: int) -> None:
         refusal = switch_refusal(name, self._routes.get(name), version)

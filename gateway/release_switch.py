@@ -52,14 +52,16 @@ class ReleaseSwitch:
             board.incoming = changed
             try:
                 for model in sorted(models_of(changed.values())):
-                    await manager.sync(model)
+                    # Quietly: a model that cannot sync rejects its releases (`_problem`
+                    # says why), not every release switched with it.
+                    await manager.sync_quietly(model)
                 accepted = self._accepted(stored, changed)
             finally:
                 board.incoming = {}
             self._expire_later(board.replace(accepted))
             rejected = [r for n, r in changed.items() if accepted.get(n) != r]
             for model in sorted(models_of(rejected)):
-                await manager.sync(model)  # let go of what a rejected revision loaded
+                await manager.sync_quietly(model)  # let go of what a rejected revision loaded
 
     async def close(self) -> None:
         for task in list(self._expiries):

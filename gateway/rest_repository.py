@@ -77,12 +77,13 @@ class RepositoryEndpoints:
             if not isinstance(file, UploadFile):
                 raise InvalidInput("the form has no file in the field 'file'")
             original = file.filename or ""
-            plan = self.plane.plan_upload(name, original, _text(form, "to"))
+            alias = _text(form, "alias")
+            plan = self.plane.plan_upload(name, original, _text(form, "to"), alias)
             with tempfile.TemporaryDirectory(prefix="modelport-upload-") as tmp:
                 path = Path(tmp) / safe_filename(original)
                 await run_in_threadpool(_save, file.file, path)
                 sample = await _sample(form, Path(tmp))
-                manifest = await self.plane.upload(name, path, plan, _text(form, "alias"), sample)
+                manifest = await self.plane.upload(name, path, plan, alias, sample)
         return json_response(manifest.to_dict(), status=201)
 
     async def set_alias(self, request: Request) -> Response:

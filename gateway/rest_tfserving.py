@@ -134,7 +134,10 @@ def _target(request: Request) -> tuple[str, str | None]:
         raise InvalidInput(
             f"version {version!r} is not a number; use /labels/{version} for a label"
         )
-    return params["model"], version or params.get("label")
+    label = params.get("label")
+    if label is not None and label.isascii() and label.isdigit():
+        raise InvalidInput(f"label {label!r} is a number; use /versions/{label} for a version")
+    return params["model"], version or label
 
 
 def _render_status(status: VersionStatus) -> dict[str, Any]:

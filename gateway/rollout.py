@@ -41,7 +41,7 @@ class Rollout:
     async def set_config(self, name: str, body: Any) -> ModelConfig:
         config = await self._run(ModelConfig.from_dict, body)
         await self._run(self.repo.set_config, name, config)
-        await self.manager.sync(name)
+        await self.manager.sync_quietly(name)  # written: a sync problem goes to the index
         return config
 
     # ---- release groups ---------------------------------------------------------------------

@@ -98,8 +98,13 @@ def version_statuses(
     routing: Routing | None,
     failed: Mapping[int, str],
     busy: Mapping[int, VersionState],
+    problem: str | None = None,
 ) -> list[VersionStatus]:
-    """Every known version's state for the index: ready, failed, loading or unloading."""
+    """Every known version's state for the index: ready, failed, loading or unloading.
+
+    `problem`, why the model's stored state (aliases, config) could not be read at its last
+    sync, is one more FAILED entry without a version: what is loaded keeps serving as it was.
+    """
     found: dict[int, VersionStatus] = {}
     for version in routing.versions if routing is not None else ():
         found[version] = VersionStatus(name, version, VersionState.READY)
@@ -107,10 +112,13 @@ def version_statuses(
         found[version] = VersionStatus(name, version, VersionState.FAILED, reason)
     for version, state in busy.items():
         found[version] = VersionStatus(name, version, state)
-    if not found:
+    statuses = [found[v] for v in sorted(found)]
+    if problem is not None:
+        return [VersionStatus(name, None, VersionState.FAILED, problem), *statuses]
+    if not statuses:
         why = "unloaded" if routing is not None and routing.unloaded else "not loaded"
         return [VersionStatus(name, None, VersionState.UNAVAILABLE, why)]
-    return [found[v] for v in sorted(found)]
+    return statuses
 
 
 def switch_refusal(name: str, routing: Routing | None, version: int) -> GatewayError | None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from model_repo.aliases import AliasTarget
+from model_repo.errors import RepositoryError
 from model_repo.model_config import Preserve
 from model_repo.repository import DEFAULT_ALIAS, Repository
 
@@ -35,9 +36,22 @@ def desired(repo: Repository, name: str) -> DesiredModel:
     aliases = repo.aliases(name)
     chosen = config.version_policy.select(stored)
     default = aliases.get(DEFAULT_ALIAS) or AliasTarget(version=max(chosen or stored))
-    live = {*chosen, *default.versions, *repo.releases.pins(name)}
+    live = {*chosen, *default.versions, *_release_pins(repo, name)}
     for target in aliases.values():
         live.update(target.referenced)
     return DesiredModel(
         name, stored, aliases, default, frozenset(live & set(stored)), config.preserve
     )
+
+
+def _release_pins(repo: Repository, name: str) -> set[int]:
+    """Versions of `name` the stored releases pin; none while `.releases.json` is corrupt.
+
+    A broken release file must not stop every model from following its own versions and
+    aliases: the release switch reports it (and keeps serving the releases it had), and
+    the manager keeps what those served releases pin live on its own.
+    """
+    try:
+        return repo.releases.pins(name)
+    except RepositoryError:
+        return set()

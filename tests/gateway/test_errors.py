@@ -24,6 +24,7 @@ REPORT = ParityReport(False, False, Tolerance(1e-5, 1e-5), "file:s.csv", 10, {})
         (repo.DependencyMissing("x"), 503),
         (repo.IntegrityError("x"), 503),
         (repo.NotWritable("x"), 503),
+        (repo.RepositoryError("x"), 503),  # a corrupt aliases.json, config.json ...
         (RuntimeError("x"), 500),
     ],
 )
@@ -37,6 +38,11 @@ def test_a_parity_failure_carries_its_report() -> None:
     body = translate(ParityFailure("parity check failed", REPORT)).body()
     assert body["error"] == "parity check failed"
     assert body["parity"]["passed"] is False and body["parity"]["sample_size"] == 10
+
+
+def test_a_corrupt_stored_file_is_named_not_hidden_as_an_internal_error() -> None:
+    message = "alias file /r/m/aliases.json is corrupt: not valid JSON"
+    assert translate(repo.RepositoryError(message)).body() == {"error": message}
 
 
 def test_an_internal_error_hides_its_message() -> None:
