@@ -246,6 +246,11 @@ def _version_of(target: AliasTarget | None, ref: str) -> int:
 def _inference_error(exc: Exception, served: ServedVersion) -> GatewayError:
     if isinstance(exc, GatewayError):
         return exc
+    if served.closed:  # the runtime was closed under the request: not the input's fault
+        return Unavailable(
+            f"model {served.name!r} version {served.version} was unloaded while this request "
+            "ran (it outlasted the unload's drain timeout); send it again"
+        )
     if isinstance(exc, ModelportError):
         return translate(exc)
     log.debug("%s version %d failed on a request", served.name, served.version, exc_info=exc)

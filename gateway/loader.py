@@ -32,13 +32,19 @@ def version_loader(
         config = repo.config(name)
         # Checks every file's sha256 first; imports the framework of this format only.
         manifest, predictor = repo.open(name, version, config.runtime.options())
-        fmt = get_format(manifest.format)
-        base = PredictorRuntime(
-            predictor, inference_executor, inline_max_elements.get(manifest.format, 0)
-        )
-        runtime = ServingRuntime(base, name, version, batchable(manifest.signature))
-        runtime.configure(config.batching)
+        try:
+            fmt = get_format(manifest.format)
+            base = PredictorRuntime(
+                predictor, inference_executor, inline_max_elements.get(manifest.format, 0)
+            )
+            runtime = ServingRuntime(base, name, version, batchable(manifest.signature))
+            runtime.configure(config.batching)
+            stats = metrics.version_stats(name, version)
+            served = ServedVersion(manifest, runtime, fmt.platform, stats)
+        except BaseException:
+            predictor.close()  # opened but never served: nobody else would close it
+            raise
         live.add(name, runtime)
-        return ServedVersion(manifest, runtime, fmt.platform, metrics.version_stats(name, version))
+        return served
 
     return load

@@ -161,10 +161,12 @@ class ModelManager:
                 await self.sync_quietly(name)
 
     async def close(self) -> None:
+        """Unload every version (at shutdown), whatever the repository holds by now: a sync
+        that could not read it would leave its sessions open."""
         await self.release_switch.close()
-        for name in list(self._routes):
-            self._unloaded.add(name)
-            await self.sync_quietly(name)
+        for name in sorted({*self._routes, *self._pool}):
+            async with self._lock(name):
+                await self._drop(name)
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -265,6 +267,7 @@ class ModelManager:
         try:
             if not await served.drain(self._drain_timeout):
                 log.warning("%s version %d closed with leases out", name, version)
+            served.closed = True  # requests still on it fail as 503, not as bad input
             await self.run(served.runtime.close)
         except Exception:
             log.exception("%s version %d did not close cleanly", name, version)
@@ -278,7 +281,7 @@ class ModelManager:
         )
 
     async def _drop(self, name: str) -> None:
-        """The model is gone from the repository: stop routing to it, unload everything."""
+        """Stop routing to the model and unload every version: it is gone, or we stop."""
         self._routes.pop(name, None)
         self._failed.pop(name, None)
         self._problems.pop(name, None)

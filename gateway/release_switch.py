@@ -66,6 +66,7 @@ class ReleaseSwitch:
     async def close(self) -> None:
         for task in list(self._expiries):
             task.cancel()
+        await asyncio.gather(*self._expiries, return_exceptions=True)
 
     def _accepted(
         self, stored: dict[str, Release], changed: dict[str, Release]

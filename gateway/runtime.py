@@ -51,5 +51,11 @@ class PredictorRuntime:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._predictor.predict, inputs)
 
+    async def predict_pooled(self, inputs: Mapping[str, np.ndarray]) -> Tensors:
+        """`predict` in the pool whatever the size: for a call that may be slow anyway (a
+        warm-up pays for lazy initialisation, which must not stall the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._predictor.predict, inputs)
+
     def close(self) -> None:
         self._predictor.close()

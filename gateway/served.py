@@ -49,6 +49,7 @@ class ServedVersion:
 
     __slots__ = (
         "_drained",
+        "closed",
         "datatypes",
         "leases",
         "manifest",
@@ -73,7 +74,8 @@ class ServedVersion:
         self.plan = InputPlan(manifest.signature)
         self.datatypes = {spec.name: spec.datatype for spec in manifest.signature.outputs}
         self.leases = 0
-        self.retired = False
+        self.retired = False  # no new request gets it
+        self.closed = False  # its runtime is closed (leases still out after the drain timeout)
         self._drained: asyncio.Event | None = None
 
     def release(self) -> None:

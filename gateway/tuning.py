@@ -47,6 +47,7 @@ class ServingRuntime:
         self.unbatchable = unbatchable  # why batching cannot apply, or None
         self.stats = BatchStats()
         self.active: Runtime = base
+        self.closed = False
         self._refused = False  # batching was asked for and could not apply
 
     def predict(self, inputs: Mapping[str, np.ndarray]) -> Coroutine[Any, Any, Tensors]:
@@ -77,7 +78,12 @@ class ServingRuntime:
             self.active = BatchingRuntime(self.base, batching, self.label, self.stats)
         log.info("%s: batching %s", self.label, _describe(batching))
 
+    def warm_up(self, inputs: Mapping[str, np.ndarray]) -> Coroutine[Any, Any, Tensors]:
+        """A first call straight to the predictor, off the event loop whatever its size."""
+        return self.base.predict_pooled(inputs)
+
     def close(self) -> None:
+        self.closed = True  # out of LiveRuntimes now, though a late request may still hold it
         self.base.close()
 
 
@@ -98,13 +104,14 @@ class LiveRuntimes:
 
     def apply(self, name: str, config: ModelConfig) -> None:
         with self._lock:
-            runtimes = list(self._models.get(name, ()))
+            runtimes = [r for r in self._models.get(name, ()) if not r.closed]
         for runtime in runtimes:
             runtime.configure(config.batching)
 
     def all(self) -> list[ServingRuntime]:
+        """Every loaded version's runtime (not the closed ones, even while still referenced)."""
         with self._lock:
-            return [r for runtimes in self._models.values() for r in list(runtimes)]
+            return [r for runtimes in self._models.values() for r in runtimes if not r.closed]
 
 
 class ServingRepository(Repository):

@@ -34,9 +34,14 @@ def warm_up_inputs(signature: Signature) -> dict[str, np.ndarray]:
 
 
 async def warm_up(served: ServedVersion) -> None:
+    """One inference on zeros, run in the inference pool where the runtime allows: a small
+    call would otherwise run inline, and a first call's initialisation (seconds for a
+    TensorFlow trace) would stall every request on the event loop meanwhile."""
     started = time.perf_counter()
+    runtime = served.runtime
+    call = getattr(runtime, "warm_up", runtime.predict)
     try:
-        await served.runtime.predict(warm_up_inputs(served.manifest.signature))
+        await call(warm_up_inputs(served.manifest.signature))
     except Exception as exc:
         log.warning(
             "%s version %d: warm-up inference on zeros failed (%s: %s); serving it anyway",

@@ -1,0 +1,207 @@
+"""The manager's edges on a real repository of tiny ONNX models: a warm-up that must not stall
+the event loop, a request that outlives its version's drain, sessions that must be closed
+whatever fails, and one broken model that must not hold back another's release."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gateway.dataplane import DataPlane
+from gateway.errors import Unavailable
+from gateway.inference import InferenceRequest
+from gateway.loader import version_loader
+from gateway.manager import ModelManager
+from gateway.metrics import GatewayMetrics, VersionStats
+from gateway.runtime import PredictorRuntime
+from gateway.served import ServedVersion
+from gateway.tensors import RequestTensor
+from gateway.tuning import LiveRuntimes, ServingRuntime
+from gateway.uploads import UploadPolicy
+from model_repo.formats import Predictor, Tensors
+from model_repo.manifest import Manifest
+from model_repo.repository import Repository
+from model_repo.signature import Signature
+from tests.artifacts import publish_tiny
+
+Pools = tuple[ThreadPoolExecutor, ThreadPoolExecutor]
+X = np.array([[1.0, 2.0]], dtype=np.float32)
+
+
+@pytest.fixture
+def pools() -> Iterator[Pools]:
+    admin, inference = ThreadPoolExecutor(1), ThreadPoolExecutor(2)
+    yield admin, inference
+    admin.shutdown()
+    inference.shutdown()
+
+
+class Recorded:
+    """A predictor that records its close; its first call takes `first_call` seconds."""
+
+    def __init__(
+        self, signature: Signature, inner: Predictor | None = None, first_call: float = 0.0
+    ) -> None:
+        self.signature = signature
+        self.inner = inner
+        self.first_call = first_call
+        self.calls = 0
+        self.closed = False
+
+    def predict(self, inputs: Mapping[str, np.ndarray]) -> Tensors:
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(self.first_call)  # lazy initialisation, as a TensorFlow trace
+        if self.inner is not None:
+            return self.inner.predict(inputs)
+        return {"y": np.asarray(inputs["x"]) + 1}
+
+    def close(self) -> None:
+        self.closed = True
+        if self.inner is not None:
+            self.inner.close()
+
+
+class RecordingRepository(Repository):
+    """Every predictor the loader opens, wrapped so that its close is seen."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.opened: list[Recorded] = []
+
+    def open(
+        self, name: str, version: int, options: Mapping[str, Any] | None = None
+    ) -> tuple[Manifest, Predictor]:
+        manifest, predictor = super().open(name, version, options)
+        recorded = Recorded(manifest.signature, predictor)
+        self.opened.append(recorded)
+        return manifest, recorded
+
+
+def test_the_warm_up_runs_off_the_event_loop(tmp_path: Path, pools: Pools) -> None:
+    """A one-row warm-up is small enough to run inline: its slow first call must not."""
+    repo = Repository(tmp_path)
+    manifest = publish_tiny(repo, "m")
+    predictor = Recorded(manifest.signature, first_call=0.6)
+
+    def load(repo: Repository, name: str, version: int) -> ServedVersion:
+        base = PredictorRuntime(predictor, pools[1], inline_max_elements=1024)
+        runtime = ServingRuntime(base, name, version, None)
+        return ServedVersion(repo.manifest(name, version), runtime, "onnx_onnxv1", VersionStats())
+
+    async def scenario() -> float:
+        manager = ModelManager(repo, load, pools[0])
+        loop = asyncio.get_running_loop()
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            while True:
+                started = loop.time()
+                await asyncio.sleep(0.01)
+                gaps.append(loop.time() - started)
+
+        ticker = asyncio.create_task(tick())
+        await manager.sync("m")
+        ticker.cancel()
+        await manager.close()
+        return max(gaps)
+
+    longest = asyncio.run(scenario())
+    assert predictor.calls == 1  # warmed up
+    assert longest < 0.3, f"the event loop stalled for {longest:.2f} s during the warm-up"
+
+
+def test_a_request_that_outlives_the_drain_gets_503_and_its_runtime_leaves(
+    tmp_path: Path, pools: Pools
+) -> None:
+    repo = Repository(tmp_path)
+    publish_tiny(repo, "m")
+    runtimes = LiveRuntimes()
+    metrics = GatewayMetrics()
+    manager = ModelManager(repo, version_loader(metrics, pools[1], runtimes), pools[0], 0.1)
+    plane = DataPlane(manager, metrics, pools[0], UploadPolicy(), "test")
+    request = InferenceRequest([RequestTensor("x", X, "FP32")])
+
+    async def scenario() -> None:
+        await manager.sync("m")
+        assert [r.version for r in runtimes.all()] == [1]
+        with manager.lease("m", None) as served:
+            await manager.unload("m")  # gives up waiting after 0.1 s and closes it
+            assert served.closed
+            assert runtimes.all() == []  # no batching metrics, no reconfiguration for it
+            with pytest.raises(Unavailable, match="version 1 was unloaded while this request"):
+                await plane.infer(served, request)
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_predictor_opened_for_a_version_that_cannot_be_served_is_closed(
+    tmp_path: Path, pools: Pools
+) -> None:
+    repo = RecordingRepository(tmp_path)
+    publish_tiny(repo, "m")
+
+    class BrokenMetrics(GatewayMetrics):
+        def version_stats(self, model: str, version: int) -> VersionStats:
+            raise RuntimeError("no stats today")
+
+    load = version_loader(BrokenMetrics(), pools[1])
+    with pytest.raises(RuntimeError, match="no stats today"):
+        load(repo, "m", 1)
+    assert [p.closed for p in repo.opened] == [True]
+
+
+def test_close_unloads_everything_even_when_the_repository_cannot_be_read(
+    tmp_path: Path, pools: Pools
+) -> None:
+    repo = RecordingRepository(tmp_path)
+    publish_tiny(repo, "m")
+    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+
+    async def scenario() -> None:
+        await manager.sync("m")
+        (tmp_path / "m" / "aliases.json").write_text("{broken")
+        await manager.close()
+
+    asyncio.run(scenario())
+    assert [p.closed for p in repo.opened] == [True]
+    assert manager.models() == []
+
+
+def test_a_model_that_cannot_sync_rejects_its_own_release_not_the_others(
+    tmp_path: Path, pools: Pools
+) -> None:
+    repo = Repository(tmp_path)
+    for name in ("a", "b"):
+        publish_tiny(repo, name, 1.0)
+        publish_tiny(repo, name, 2.0)
+    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+    config = tmp_path / "b" / "config.json"
+
+    async def scenario() -> None:
+        for name in ("a", "b"):
+            await manager.sync(name)
+        config.write_text('{"preserve": "sometimes"}')
+        repo.releases.set("ra", {"a": 1})
+        repo.releases.set("rb", {"b": 1})
+        await manager.release_switch.sync()
+        with manager.lease("a", None, release="ra") as served:
+            assert served.version == 1
+        assert "ra" not in manager.releases.problems
+        problem = manager.releases.problems["rb"]
+        assert "model 'b' cannot be served" in problem and str(config) in problem
+        with pytest.raises(Unavailable, match="release 'rb' cannot be served"):
+            manager.lease("b", None, release="rb")
+        with manager.lease("b", None) as served:  # b keeps serving what it served
+            assert served.version == 2
+        await manager.close()
+
+    asyncio.run(scenario())
