@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import Auth
 from gateway.config import ServerConfig, archive_limits
@@ -136,6 +137,37 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ModelportError, gateway_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, gateway_error)
+    app.add_middleware(_LastResort)
+
+
+class _LastResort:
+    """Answers an unexpected exception with the 500 of `translate` (which logs it once).
+
+    Left to Starlette, the `Exception` handler answers too, but the exception is then raised
+    on to the ASGI server, which logs it a second time and drops the client's keep-alive
+    connection. This middleware sits inside that one, so the exception stops here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started:  # too late for an answer: the server must close the connection
+                raise
+            await error_response(translate(exc))(scope, receive, send)
 
 
 def server_version() -> str:
