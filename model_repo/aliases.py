@@ -46,8 +46,9 @@ class Shadow:
         if not isinstance(data, dict) or set(data) != {"version", "percent"}:
             raise InvalidArgument('shadow must be {"version": N, "percent": P}')
         percent = data["percent"]
-        if isinstance(percent, bool) or not isinstance(percent, int | float):
-            raise InvalidArgument(f"shadow percent must be a number, got {percent!r}")
+        if isinstance(percent, bool) or not isinstance(percent, int | float) or percent > 100:
+            # Checked before float(), which overflows on a huge JSON integer.
+            raise InvalidArgument(f"shadow percent must be a number in (0, 100], got {percent!r}")
         return cls(_positive_int(data["version"], "shadow version"), float(percent))
 
 
@@ -142,7 +143,7 @@ def _positive_int(value: Any, what: str) -> int:
         raise InvalidArgument(f"{what} must be a positive integer, got {value!r}")
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         raise InvalidArgument(f"{what} must be a positive integer, got {value!r}") from None
     if number < 1 or str(number) != str(value).strip():
         raise InvalidArgument(f"{what} must be a positive integer, got {value!r}")

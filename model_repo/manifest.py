@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model_repo.errors import ArtifactError
+from model_repo._jsonfile import read_object
+from model_repo.errors import ArtifactError, InvalidArgument
 from model_repo.signature import Signature
 
 MANIFEST_FILE = "manifest.json"
@@ -206,7 +207,12 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
+        """The manifest stored at `path`; ArtifactError naming the file when it is broken."""
+        data = read_object(path, ArtifactError, "manifest")
         try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(f"manifest {path} is unreadable: {exc}") from exc
+            return cls.from_dict(data)
+        except KeyError as exc:
+            raise ArtifactError(f"manifest {path} lacks the field {exc}") from exc
+        except (ValueError, TypeError, AttributeError, OverflowError, InvalidArgument) as exc:
+            # A field of the wrong JSON type or value, deep in the document.
+            raise ArtifactError(f"manifest {path} is not valid: {exc}") from exc

@@ -98,7 +98,8 @@ class ModelConfig:
             )
         policy = VersionPolicy.from_dict(data.get("version_policy", {"latest": 1}))
         preserve = data.get("preserve", Preserve.AVAILABILITY.value)
-        if preserve not in {p.value for p in Preserve}:
+        # isinstance first: a list or object is unhashable and `in` a set raises TypeError.
+        if not isinstance(preserve, str) or preserve not in {p.value for p in Preserve}:
             raise InvalidArgument(
                 f"preserve must be 'availability' or 'resources', got {preserve!r}"
             )

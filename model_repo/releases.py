@@ -17,14 +17,14 @@ releases, so a release never pins a version that is gone.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model_repo._fs import exclusive_lock, write_atomic
+from model_repo._fs import exclusive_lock
+from model_repo._jsonfile import read_object, write_object
 from model_repo.errors import Conflict, InvalidArgument, NotFound, RepositoryError
 
 if TYPE_CHECKING:
@@ -98,9 +98,7 @@ class ReleaseStore:
 
     def set(self, name: str, models: Mapping[str, int]) -> Release:
         check_release_name(name)
-        for model, version in models.items():  # before locking: a lock creates the model dir
-            self._check_exists(model, version)
-        with self._locked(sorted(models)):
+        with self._locked(sorted(models)):  # an unknown model is refused by its lock
             for model, version in models.items():
                 self._check_exists(model, version)
             revision, releases = self._read()
@@ -140,15 +138,15 @@ class ReleaseStore:
     def _read(self) -> tuple[int, dict[str, Release]]:
         if not self.path.is_file():
             return 0, {}
+        doc = read_object(self.path, RepositoryError, "release file")
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
             releases = {
                 name: Release(name, int(body["revision"]), _pairs(body["models"]))
                 for name, body in doc["releases"].items()
             }
             return int(doc["revision"]), releases
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise RepositoryError(f"{self.path} is corrupt: {exc!r}") from exc
+            raise RepositoryError(f"release file {self.path} is corrupt: {exc!r}") from exc
 
     def _write(self, revision: int, releases: dict[str, Release]) -> None:
         body = {
@@ -158,7 +156,7 @@ class ReleaseStore:
                 for name, r in sorted(releases.items())
             },
         }
-        write_atomic(self.path, (json.dumps(body, indent=2) + "\n").encode())
+        write_object(self.path, body)
 
     def _listed(self) -> str:
         return ", ".join(sorted(self.all())) or "none"

@@ -3,20 +3,18 @@
 Layout: `<root>/<model>/<version>/` holds `manifest.json` and the artifact; aliases live in
 `<root>/<model>/aliases.json`, the serving config in `<root>/<model>/config.json` (see
 `model_config`), release groups in `<root>/.releases.json` (see `releases`). A version is
-staged under `<root>/.staging/`, hashed, fsynced and renamed into place while the model's
-lock is held, so a reader never sees half a version and two publishers never get the same
-number. A publisher that dies leaves only its staging
-dir, which the next `Repository(...)` removes once nobody holds its lock.
+staged under `<root>/.staging/` (see `staging`), hashed, fsynced and renamed into place
+while the model's lock is held, so a reader never sees half a version and two publishers
+never get the same number. A publisher that dies leaves only its staging dir, which the
+next `Repository(...)` removes once nobody holds its lock. Only publishing creates a model:
+every other write to an unknown model is refused before anything is created.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
-import json
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
@@ -24,17 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from model_repo._fs import (
-    acquire_lock,
     exclusive_lock,
     fsync_path,
-    fsync_tree,
     hash_tree,
+    is_recent,
+    make_dirs,
+    remove_quietly,
     sha256_file,
-    try_lock,
-    write_atomic,
 )
+from model_repo._jsonfile import read_object, write_object
+from model_repo._names import MODEL_NAME_PATTERN, check_model_name, is_version_number
 from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.errors import (
+    ArtifactError,
     Conflict,
     IntegrityError,
     InvalidArgument,
@@ -46,24 +46,31 @@ from model_repo.formats import Predictor, get_format
 from model_repo.manifest import MANIFEST_FILE, Manifest
 from model_repo.model_config import CONFIG_FILE, ModelConfig
 from model_repo.releases import ReleaseStore
+from model_repo.staging import (
+    GRACE_S,
+    LOCK_FILE,
+    STAGING_DIR,
+    Staging,
+    clean_abandoned_boxes,
+    staging_box,
+)
 
-STAGING_DIR = ".staging"
 TRASH_DIR = ".trash"
+PROBE_PREFIX = ".probe-"
 ALIASES_FILE = "aliases.json"
-LOCK_FILE = ".lock"
-LAST_VERSION_FILE = ".last_version"
-_CONTENT = "content"
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 DEFAULT_ALIAS = "stable"
 
-
-def check_model_name(name: str) -> str:
-    if not MODEL_NAME_PATTERN.match(name) or ".." in name:
-        raise InvalidArgument(
-            f"model name {name!r} is not valid: use 1-128 of [A-Za-z0-9_.-], "
-            "starting with a letter or digit"
-        )
-    return name
+__all__ = [
+    "ALIASES_FILE",
+    "DEFAULT_ALIAS",
+    "MODEL_NAME_PATTERN",
+    "STAGING_DIR",
+    "Repository",
+    "Staging",
+    "check_model_name",
+    "default_root",
+    "source_digest",
+]
 
 
 def default_root() -> Path:
@@ -96,7 +103,7 @@ class Repository:
         return sorted(
             int(p.name)
             for p in model_dir.iterdir()
-            if p.name.isdigit() and (p / MANIFEST_FILE).is_file()
+            if is_version_number(p.name) and (p / MANIFEST_FILE).is_file()
         )
 
     def manifest(self, name: str, version: int) -> Manifest:
@@ -114,7 +121,7 @@ class Repository:
     def latest(self, name: str) -> int:
         versions = self.versions(name)
         if not versions:
-            raise NotFound(f"model {name!r} not found in {self.root}")
+            raise self._unknown_model(name)
         return versions[-1]
 
     def resolve(self, name: str, ref: str | int | None = None, key: str | None = None) -> int:
@@ -127,7 +134,7 @@ class Repository:
             if DEFAULT_ALIAS in aliases:
                 return aliases[DEFAULT_ALIAS].pick(key)
             return self.latest(name)
-        if isinstance(ref, int) or ref.isdigit():
+        if isinstance(ref, int) or is_version_number(ref):
             version = int(ref)
             if version not in self.versions(name):
                 raise self._missing_version(name, version)
@@ -144,7 +151,7 @@ class Repository:
         version_dir = self.version_dir(name, version)
         try:
             found = hash_tree(version_dir, exclude=frozenset({MANIFEST_FILE}))
-        except OSError as exc:
+        except (OSError, ArtifactError) as exc:  # a symlink planted in a published version
             raise IntegrityError(f"{name} version {version}: {exc}") from exc
         missing = sorted(set(manifest.files) - set(found))
         extra = sorted(set(found) - set(manifest.files))
@@ -176,23 +183,15 @@ class Repository:
     def stage(self, name: str) -> Iterator[Staging]:
         """A private directory to build a version in; removed on exit whatever happens."""
         check_model_name(name)
-        staging_root = self._writable_dir(self.root / STAGING_DIR)
-        box = staging_root / f"{os.getpid()}-{uuid.uuid4().hex}"
-        box.mkdir()
-        lock_fd = acquire_lock(box / LOCK_FILE)
-        try:
-            (box / _CONTENT).mkdir()
-            yield Staging(self, name, box / _CONTENT)
-        finally:
-            shutil.rmtree(box, ignore_errors=True)
-            os.close(lock_fd)
+        with staging_box(self._writable_dir(self.root / STAGING_DIR)) as content:
+            yield Staging(self, name, content)
 
     def set_alias(self, name: str, alias: str, target: AliasTarget) -> None:
         check_alias_name(alias)
         with self._model_lock(name):
             known = set(self.versions(name))
             if not known:
-                raise NotFound(f"model {name!r} not found in {self.root}")
+                raise self._unknown_model(name)
             unknown = [v for v in target.referenced if v not in known]
             if unknown:
                 raise Conflict(
@@ -216,28 +215,28 @@ class Repository:
         path = self._model_dir(name) / ALIASES_FILE
         if not path.is_file():
             return {}
+        raw = read_object(path, RepositoryError, "alias file")
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            return {alias: AliasTarget.from_dict(t) for alias, t in raw.items()}
-        except (ValueError, AttributeError) as exc:
-            raise RepositoryError(f"{path} is corrupt: {exc}") from exc
+            return {check_alias_name(a): AliasTarget.from_dict(t) for a, t in raw.items()}
+        except InvalidArgument as exc:
+            raise RepositoryError(f"alias file {path} is corrupt: {exc}") from exc
 
     def config(self, name: str) -> ModelConfig:
         """The model's serving config; the defaults when it has no config.json."""
         path = self._model_dir(name) / CONFIG_FILE
         if not path.is_file():
             return ModelConfig()
+        raw = read_object(path, RepositoryError, "model config")
         try:
-            return ModelConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, InvalidArgument) as exc:
+            return ModelConfig.from_dict(raw)
+        except InvalidArgument as exc:
             raise RepositoryError(f"{path} is not a valid model config: {exc}") from exc
 
     def set_config(self, name: str, config: ModelConfig) -> None:
-        if not self.versions(name):
-            raise NotFound(f"model {name!r} not found in {self.root}")
         with self._model_lock(name) as model_dir:
-            data = (json.dumps(config.to_dict(), indent=2) + "\n").encode()
-            write_atomic(model_dir / CONFIG_FILE, data)
+            if not self.versions(name):
+                raise self._unknown_model(name)
+            write_object(model_dir / CONFIG_FILE, config.to_dict())
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version; refused while an alias points at it."""
@@ -267,23 +266,31 @@ class Repository:
     def _model_dir(self, name: str) -> Path:
         return self.root / check_model_name(name)
 
+    def _unknown_model(self, name: str) -> NotFound:
+        return NotFound(f"model {name!r} not found in {self.root}")
+
     def _missing_version(self, name: str, version: int) -> NotFound:
         versions = self.versions(name)
         if not versions:
-            return NotFound(f"model {name!r} not found in {self.root}")
+            return self._unknown_model(name)
         listed = ", ".join(map(str, versions))
         return NotFound(f"model {name!r} has no version {version} (versions: {listed})")
 
     @contextlib.contextmanager
-    def _model_lock(self, name: str) -> Iterator[Path]:
-        model_dir = self._writable_dir(self._model_dir(name))
+    def _model_lock(self, name: str, create: bool = False) -> Iterator[Path]:
+        """Hold the model's lock. Only a publisher may `create` the model: any other write
+        to an unknown model must not leave a phantom model dir behind in the listing."""
+        model_dir = self._model_dir(name)
+        if not create and not model_dir.is_dir():
+            raise self._unknown_model(name)
+        self._writable_dir(model_dir)
         with exclusive_lock(model_dir / LOCK_FILE):
             yield model_dir
 
     def _writable_dir(self, path: Path) -> Path:
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            probe = path / f".probe-{uuid.uuid4().hex}"
+            make_dirs(path)
+            probe = path / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
             probe.touch()
             probe.unlink()
         except OSError as exc:
@@ -296,69 +303,17 @@ class Repository:
 
     def _write_aliases(self, name: str, aliases: dict[str, AliasTarget]) -> None:
         body = {a: t.to_dict() for a, t in sorted(aliases.items())}
-        data = (json.dumps(body, indent=2) + "\n").encode()
-        write_atomic(self._model_dir(name) / ALIASES_FILE, data)
-
-    def _next_version(self, model_dir: Path) -> int:
-        counter = model_dir / LAST_VERSION_FILE
-        last = int(counter.read_text()) if counter.is_file() else 0
-        existing = self.versions(model_dir.name)
-        return max([last, *existing]) + 1
+        write_object(self._model_dir(name) / ALIASES_FILE, body)
 
     def _clean_abandoned(self) -> None:
         """Remove staging dirs of publishers that died, and half-deleted versions."""
-        for holder in (STAGING_DIR, TRASH_DIR):
-            parent = self.root / holder
-            if not parent.is_dir():
-                continue
-            for box in parent.iterdir():
-                fd = try_lock(box / LOCK_FILE) if holder == STAGING_DIR else None
-                if holder == STAGING_DIR and fd is None and (box / LOCK_FILE).exists():
-                    continue  # a live publisher holds it
-                try:
-                    shutil.rmtree(box) if box.is_dir() else box.unlink()
-                except OSError as exc:
-                    if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT):
-                        raise
-                finally:
-                    if fd is not None:
-                        os.close(fd)
-
-
-class Staging:
-    """A version under construction: write the artifact into `path`, then `publish`."""
-
-    def __init__(self, repo: Repository, name: str, path: Path) -> None:
-        self.repo = repo
-        self.name = name
-        self.path = path
-        self.published: Manifest | None = None
-
-    def file_hashes(self) -> dict[str, str]:
-        return hash_tree(self.path, exclude=frozenset({MANIFEST_FILE}))
-
-    def publish(self, draft: Manifest) -> Manifest:
-        """Number the version and move it into place atomically; returns the final manifest."""
-        if self.published is not None:
-            raise RepositoryError("this staging area was already published")
-        if draft.name != self.name:
-            raise InvalidArgument(f"manifest names {draft.name!r}, staging is for {self.name!r}")
-        if not (self.path / draft.artifact).exists():
-            raise InvalidArgument(f"artifact {draft.artifact!r} was not written to staging")
-        files = self.file_hashes()
-        fsync_tree(self.path)
-        with self.repo._model_lock(self.name) as model_dir:
-            version = self.repo._next_version(model_dir)
-            manifest = draft.published(version, files)
-            manifest_path = self.path / MANIFEST_FILE
-            manifest_path.write_text(manifest.to_json(), encoding="utf-8")
-            fsync_path(manifest_path)
-            fsync_path(self.path)
-            self.path.rename(model_dir / str(version))
-            fsync_path(model_dir)
-            write_atomic(model_dir / LAST_VERSION_FILE, str(version).encode())
-        self.published = manifest
-        return manifest
+        clean_abandoned_boxes(self.root / STAGING_DIR)
+        trash = self.root / TRASH_DIR
+        if trash.is_dir():
+            for doomed in trash.iterdir():
+                if doomed.name.startswith(PROBE_PREFIX) and is_recent(doomed, GRACE_S):
+                    continue  # a deleting writer's writability probe, not trash
+                remove_quietly(doomed)
 
 
 def source_digest(path: Path) -> str:

@@ -73,7 +73,8 @@ class RuntimeOptions:
             raise InvalidArgument(
                 f"graph_optimization must be one of {', '.join(GRAPH_OPTIMIZATIONS)}, got {level!r}"
             )
-        if options.allow_spinning not in (None, True, False):
+        # isinstance, not `in (True, False)`: 1 == True would let 0 and 1 through.
+        if options.allow_spinning is not None and not isinstance(options.allow_spinning, bool):
             raise InvalidArgument(
                 f"allow_spinning must be true or false, got {options.allow_spinning!r}"
             )

@@ -1,0 +1,127 @@
+"""Staging: where a version is built before it is numbered and renamed into place.
+
+Each publisher gets a box `<root>/.staging/<pid>-<uuid>/` holding `.lock`, which it keeps
+flocked for the box's whole life, and `content/`, the version being built. A box is made
+under a temporary name `.new-<uuid>`, locked, and only then renamed to its final name, so a
+box seen under a final name has had its lock taken: if nobody holds the lock now, its
+publisher died and the box may go. Anything else in `.staging` is left alone while younger
+than `GRACE_S`: a `.new-*` box may be between mkdir and flock, and a `.probe-*` file is a
+writer checking that the dir is writable. Older, they were left by a process that died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from model_repo._fs import (
+    acquire_lock,
+    fsync_path,
+    fsync_tree,
+    hash_tree,
+    is_recent,
+    remove_quietly,
+    try_lock,
+    write_atomic,
+)
+from model_repo._names import is_version_number
+from model_repo.errors import InvalidArgument, RepositoryError
+from model_repo.manifest import MANIFEST_FILE, Manifest
+
+if TYPE_CHECKING:
+    from model_repo.repository import Repository
+
+STAGING_DIR = ".staging"
+LOCK_FILE = ".lock"
+LAST_VERSION_FILE = ".last_version"
+CONTENT_DIR = "content"
+NEW_PREFIX = ".new-"
+GRACE_S = 10 * 60  # far beyond the mkdir-to-flock gap of a live publisher, or a probe's life
+_BOX_NAME = re.compile(r"[0-9]+-[0-9a-f]{32}")  # `<pid>-<uuid>`, given only once locked
+
+
+@contextlib.contextmanager
+def staging_box(staging_root: Path) -> Iterator[Path]:
+    """A new locked box under `staging_root`; yields its content dir, removes it on exit."""
+    token = uuid.uuid4().hex
+    box = staging_root / f"{NEW_PREFIX}{token}"
+    box.mkdir()
+    lock_fd: int | None = None
+    try:
+        lock_fd = acquire_lock(box / LOCK_FILE)
+        # The flock is on the lock file's inode, which the rename carries along.
+        box = box.rename(staging_root / f"{os.getpid()}-{token}")
+        (box / CONTENT_DIR).mkdir()
+        yield box / CONTENT_DIR
+    finally:
+        shutil.rmtree(box, ignore_errors=True)  # while locked, so cleaners keep off it
+        if lock_fd is not None:
+            os.close(lock_fd)
+
+
+def clean_abandoned_boxes(staging_root: Path) -> None:
+    """Remove the boxes of publishers that died; live publishers' boxes are left alone."""
+    if not staging_root.is_dir():
+        return
+    for box in staging_root.iterdir():
+        if not _BOX_NAME.fullmatch(box.name) and is_recent(box, GRACE_S):
+            continue  # a box whose lock may not be taken yet, or a writability probe
+        fd = try_lock(box / LOCK_FILE)
+        if fd is None and (box / LOCK_FILE).exists():
+            continue  # a live publisher holds it
+        try:
+            remove_quietly(box)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+class Staging:
+    """A version under construction: write the artifact into `path`, then `publish`."""
+
+    def __init__(self, repo: Repository, name: str, path: Path) -> None:
+        self.repo = repo
+        self.name = name
+        self.path = path
+        self.published: Manifest | None = None
+
+    def file_hashes(self) -> dict[str, str]:
+        return hash_tree(self.path, exclude=frozenset({MANIFEST_FILE}))
+
+    def publish(self, draft: Manifest) -> Manifest:
+        """Number the version and move it into place atomically; returns the final manifest."""
+        if self.published is not None:
+            raise RepositoryError("this staging area was already published")
+        if draft.name != self.name:
+            raise InvalidArgument(f"manifest names {draft.name!r}, staging is for {self.name!r}")
+        if not (self.path / draft.artifact).exists():
+            raise InvalidArgument(f"artifact {draft.artifact!r} was not written to staging")
+        files = self.file_hashes()
+        fsync_tree(self.path)
+        with self.repo._model_lock(self.name, create=True) as model_dir:
+            version = _next_version(self.repo, model_dir)
+            manifest = draft.published(version, files)
+            manifest_path = self.path / MANIFEST_FILE
+            manifest_path.write_text(manifest.to_json(), encoding="utf-8")
+            fsync_path(manifest_path)
+            fsync_path(self.path)
+            self.path.rename(model_dir / str(version))
+            fsync_path(model_dir)
+            write_atomic(model_dir / LAST_VERSION_FILE, str(version).encode())
+        self.published = manifest
+        return manifest
+
+
+def _next_version(repo: Repository, model_dir: Path) -> int:
+    """One past the highest number ever given, so a deleted version's number is not reused."""
+    counter = model_dir / LAST_VERSION_FILE
+    last = counter.read_bytes().decode(errors="replace").strip() if counter.is_file() else "0"
+    if not is_version_number(last):
+        raise RepositoryError(f"{counter} is corrupt: {last[:40]!r} is not a version number")
+    return max([int(last), *repo.versions(model_dir.name)]) + 1
