@@ -173,7 +173,7 @@ def models_alias(
 @models_app.command("delete")
 @reports_errors
 def models_delete(name: str, version: int, repo: RepoOption = None) -> None:
-    """Delete one version (refused while an alias points at it)."""
+    """Delete one version (refused while an alias or a stored release points at it)."""
     repository = open_repo(repo)
     repository.delete_version(name, version)
     out.print(f"deleted {name} version {version}")

@@ -239,7 +239,7 @@ class Repository:
             write_object(model_dir / CONFIG_FILE, config.to_dict())
 
     def delete_version(self, name: str, version: int) -> None:
-        """Remove a version; refused while an alias points at it."""
+        """Remove a version; refused while an alias or a stored release points at it."""
         with self._model_lock(name):
             if version not in self.versions(name):
                 raise self._missing_version(name, version)
