@@ -12,6 +12,10 @@ _SCHEME = "bearer "
 
 
 class Auth:
+    """Tokens are compared as bytes, in constant time: the configured token in UTF-8 with the
+    header's raw bytes (which Starlette and the fast lane hand over decoded as latin-1), so a
+    non-ASCII token works as a UTF-8 client (curl in a UTF-8 terminal) sends it."""
+
     def __init__(self, admin_token: str, inference_token: str | None = None) -> None:
         if not admin_token:
             raise ValueError("the admin token must not be empty")
@@ -51,4 +55,4 @@ def _token(header: str | None, why: str) -> bytes:
         raise Unauthorized(f"missing 'Authorization: Bearer <token>' header; {why}")
     if not header.lower().startswith(_SCHEME):
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    return header[len(_SCHEME) :].strip().encode()
+    return header[len(_SCHEME) :].strip().encode("latin-1")  # the bytes as sent
