@@ -155,7 +155,7 @@ class DataPlane:
     # ---- the repository ---------------------------------------------------------------------
 
     async def index(self, ready_only: bool = False) -> list[VersionStatus]:
-        names = sorted(set(await self._run(self.repo.models)) | set(self.manager.models()))
+        names = sorted(set(await self.read(self.repo.models)) | set(self.manager.models()))
         found = [s for name in names for s in self.manager.statuses(name)]
         if ready_only:
             return [s for s in found if s.state is VersionState.READY]
@@ -197,6 +197,7 @@ class DataPlane:
         return manifest
 
     async def set_alias(self, name: str, alias: str, body: Any) -> AliasTarget:
+        _checked_alias(alias)  # before loading anything for it
         target = AliasTarget.from_dict(body)
         # The new target must serve before the switch; if it cannot, nothing is written.
         async with self.manager.holding({_checked(name): target.referenced}):
@@ -213,6 +214,14 @@ class DataPlane:
             raise InvalidInput(f"delete a version by its number, not {ref!r}")
         await self._run(self.repo.delete_version, _checked(name), int(ref))
         await self.manager.sync_quietly(name)  # deleted: a sync problem goes to the index
+
+    async def read(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a repository read in a thread of its own: not in the admin thread, where it
+        would wait behind an upload's conversion (minutes, for some models)."""
+        try:
+            return await asyncio.to_thread(func, *args)
+        except ModelportError as exc:
+            raise translate(exc) from exc
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         try:

@@ -109,6 +109,8 @@ def inflate(body: bytes, limit: int, encoding: bytes) -> bytes:
         raise UnsupportedMediaType(
             f"Content-Encoding {encoding.decode('latin-1')!r} is not supported (gzip, deflate)"
         )
+    if not body:
+        return body
     inflater = zlib.decompressobj(wbits)
     try:
         inflated = inflater.decompress(body, limit + 1)
@@ -116,6 +118,11 @@ def inflate(body: bytes, limit: int, encoding: bytes) -> bytes:
         raise InvalidInput(f"the compressed body cannot be inflated: {exc}") from None
     if len(inflated) > limit or inflater.unconsumed_tail:
         raise too_large(f"more than {limit} once inflated", limit)
+    if not inflater.eof:  # else its first part would be read as if it were the whole body
+        raise InvalidInput(
+            f"the {encoding.decode('latin-1')} body is truncated: its compressed stream "
+            f"ends early ({len(body)} bytes sent)"
+        )
     return inflated
 
 

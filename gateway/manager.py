@@ -155,8 +155,12 @@ class ModelManager:
             yield
         finally:
             for name, versions in targets.items():
-                self._held[name].subtract(versions)
-                self._held[name] = +self._held[name]  # drop counts at zero
+                held = self._held.get(name, Counter())
+                held.subtract(versions)
+                if +held:
+                    self._held[name] = +held  # drop counts at zero
+                else:  # no entry left behind (a name nobody serves, say)
+                    self._held.pop(name, None)
             for name in targets:
                 await self.sync_quietly(name)
 

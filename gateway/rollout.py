@@ -35,8 +35,8 @@ class Rollout:
     # ---- model configs ------------------------------------------------------------------
 
     async def config(self, name: str) -> ModelConfig:
-        await self._run(self.repo.latest, name)  # names an unknown model
-        return await self._run(self.repo.config, name)
+        await self.plane.read(self.repo.latest, name)  # names an unknown model
+        return await self.plane.read(self.repo.config, name)
 
     async def set_config(self, name: str, body: Any) -> ModelConfig:
         config = await self._run(ModelConfig.from_dict, body)
@@ -47,11 +47,11 @@ class Rollout:
     # ---- release groups ---------------------------------------------------------------------
 
     async def releases(self) -> list[dict[str, Any]]:
-        stored = await self._run(self.repo.releases.all)
+        stored = await self.plane.read(self.repo.releases.all)
         return [self._describe(r) for _, r in sorted(stored.items())]
 
     async def release(self, name: str) -> dict[str, Any]:
-        return self._describe(await self._run(self.repo.releases.get, name))
+        return self._describe(await self.plane.read(self.repo.releases.get, name))
 
     async def set_release(self, name: str, body: Any) -> dict[str, Any]:
         """Pin versions; every one must serve before anything is written, then switch."""

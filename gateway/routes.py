@@ -127,6 +127,11 @@ def switch_refusal(name: str, routing: Routing | None, version: int) -> GatewayE
         return NotFound(f"unknown model {name!r}")
     if version in routing.versions:
         return None
+    if routing.unloaded:
+        return Conflict(
+            f"model {name!r} is unloaded; load it (POST /v2/repository/models/{name}/load) "
+            "before pointing an alias or a release at it; nothing was changed"
+        )
     if version not in routing.stored:
         listed = ", ".join(map(str, routing.stored)) or "none"
         return NotFound(f"model {name!r} has no version {version} (versions: {listed})")

@@ -1,10 +1,12 @@
 """The manager's edges on a real repository of tiny ONNX models: a warm-up that must not stall
 the event loop, a request that outlives its version's drain, sessions that must be closed
-whatever fails, and one broken model that must not hold back another's release."""
+whatever fails, one broken model that must not hold back another's release, reads that must
+not queue behind the admin thread, and refusals that must come before any work."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +17,13 @@ import numpy as np
 import pytest
 
 from gateway.dataplane import DataPlane
-from gateway.errors import Unavailable
+from gateway.errors import Conflict, InvalidInput, NotFound, Unavailable
 from gateway.inference import InferenceRequest
 from gateway.loader import version_loader
 from gateway.manager import ModelManager
 from gateway.metrics import GatewayMetrics, VersionStats
+from gateway.reloader import Reloader
+from gateway.rollout import Rollout
 from gateway.runtime import PredictorRuntime
 from gateway.served import ServedVersion
 from gateway.tensors import RequestTensor
@@ -202,6 +206,57 @@ def test_a_model_that_cannot_sync_rejects_its_own_release_not_the_others(
             manager.lease("b", None, release="rb")
         with manager.lease("b", None) as served:  # b keeps serving what it served
             assert served.version == 2
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_repository_reads_do_not_wait_behind_the_admin_thread(tmp_path: Path, pools: Pools) -> None:
+    """The admin thread may be converting an upload for minutes: the index still answers."""
+    repo = Repository(tmp_path)
+    publish_tiny(repo, "m")
+    metrics = GatewayMetrics()
+    manager = ModelManager(repo, version_loader(metrics, pools[1]), pools[0])
+    plane = DataPlane(manager, metrics, pools[0], UploadPolicy(), "test")
+    rollout = Rollout(plane, Reloader(manager, 0))
+    conversion_done = threading.Event()
+
+    async def scenario() -> None:
+        await manager.sync("m")
+        busy = asyncio.get_running_loop().run_in_executor(pools[0], conversion_done.wait, 30)
+        try:
+            statuses = await asyncio.wait_for(plane.index(), 5)
+            assert [(s.name, s.version) for s in statuses] == [("m", 1)]
+            assert (await asyncio.wait_for(rollout.config("m"), 5)).preserve.value
+            assert await asyncio.wait_for(rollout.releases(), 5) == []
+        finally:
+            conversion_done.set()
+            await busy
+        await manager.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_alias_switch_refused_up_front_loads_nothing(tmp_path: Path, pools: Pools) -> None:
+    repo = RecordingRepository(tmp_path)
+    publish_tiny(repo, "m", 1.0)
+    publish_tiny(repo, "m", 2.0)
+    metrics = GatewayMetrics()
+    manager = ModelManager(repo, version_loader(metrics, pools[1]), pools[0])
+    plane = DataPlane(manager, metrics, pools[0], UploadPolicy(), "test")
+
+    async def scenario() -> None:
+        await manager.sync("m")  # latest 1: version 2 only
+        with pytest.raises(InvalidInput, match="alias 'no way' is not valid"):
+            await plane.set_alias("m", "no way", {"version": 1})
+        assert len(repo.opened) == 1  # version 1 was not loaded for nothing
+        with pytest.raises(NotFound, match="unknown model 'ghost'"):
+            await plane.set_alias("ghost", "stable", {"version": 1})
+        assert manager._held == {}  # nothing held on, not even for a name nobody serves
+        await manager.unload("m")
+        with pytest.raises(Conflict, match="model 'm' is unloaded; load it"):
+            await plane.set_alias("m", "stable", {"version": 2})
+        assert repo.aliases("m") == {}
         await manager.close()
 
     asyncio.run(scenario())

@@ -4,6 +4,8 @@ index while everything else keeps serving, and messages that name the problem.""
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,3 +197,13 @@ def test_a_tf_serving_label_that_is_a_number_is_refused(http: httpx.Client) -> N
         assert "use /versions/1 for a version" in response.json()["error"]
     response = http.post("/v1/models/m/labels/1:predict", json={"instances": [[1.0, 2.0]]})
     assert response.status_code == 400, response.text
+
+
+def test_a_truncated_compressed_body_is_named_as_such(http: httpx.Client) -> None:
+    whole = gzip.compress(json.dumps(X).encode())
+    for path in ("/v2/models/m/infer", "/v2/repository/index"):
+        response = http.post(path, content=whole[:-12], headers={"Content-Encoding": "gzip"})
+        assert response.status_code == 400, response.text
+        assert "the gzip body is truncated" in response.json()["error"]
+    response = http.post("/v2/models/m/infer", content=whole, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 200, response.text
