@@ -187,6 +187,8 @@ class Routing:
         return served
 
     def missing(self, version: int) -> Exception:
+        if self.unloaded:  # a release request or a status call, which skip `target`
+            return NotFound(f"model {self.name!r} is unloaded; load it through the repository API")
         if version in self.failed:
             return Unavailable(
                 f"model {self.name!r} version {version} failed to load: {self.failed[version]}"

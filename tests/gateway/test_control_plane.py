@@ -260,3 +260,23 @@ def test_an_alias_switch_refused_up_front_loads_nothing(tmp_path: Path, pools: P
         await manager.close()
 
     asyncio.run(scenario())
+
+
+def test_an_unloaded_model_says_so_to_release_requests_too(tmp_path: Path, pools: Pools) -> None:
+    repo = Repository(tmp_path)
+    publish_tiny(repo, "m")
+    repo.releases.set("r", {"m": 1})
+    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+
+    async def scenario() -> None:
+        await manager.release_switch.sync()
+        await manager.sync("m")
+        with manager.lease("m", None, release="r") as served:
+            assert served.version == 1
+        await manager.unload("m")
+        for release in (None, "r"):
+            with pytest.raises(NotFound, match="model 'm' is unloaded; load it"):
+                manager.lease("m", None, release=release)
+        await manager.close()
+
+    asyncio.run(scenario())
