@@ -44,6 +44,7 @@ from model_repo.repository import Repository
 
 log = logging.getLogger("modelport.gateway")
 T = TypeVar("T")
+_NONE: frozenset[int] = frozenset()
 Loader = Callable[[Repository, str, int], ServedVersion]  # runs in the admin executor
 
 
@@ -117,8 +118,13 @@ class ModelManager:
             except Exception as exc:  # a corrupt aliases.json, config.json ...
                 error = translate(exc)
                 self._problems[name] = error.message  # for the index; routing stays as it was
-                raise error from exc
-            self._problems.pop(name, None)
+                routing = self._routes.get(name)
+                if name not in self._unloaded or routing is None:
+                    raise error from exc
+                # Unloading needs nothing from the repository: everything goes.
+                want = DesiredModel(name, routing.stored, routing.aliases, routing.default, _NONE)
+            else:
+                self._problems.pop(name, None)
             if not want.stored:
                 await self._drop(name)
                 return None

@@ -280,3 +280,29 @@ def test_an_unloaded_model_says_so_to_release_requests_too(tmp_path: Path, pools
         await manager.close()
 
     asyncio.run(scenario())
+
+
+def test_a_model_whose_config_is_corrupt_can_still_be_unloaded(
+    tmp_path: Path, pools: Pools
+) -> None:
+    repo = RecordingRepository(tmp_path)
+    publish_tiny(repo, "m")
+    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+    config = tmp_path / "m" / "config.json"
+
+    async def scenario() -> None:
+        await manager.sync("m")
+        config.write_text("[]")
+        with pytest.raises(Unavailable, match="config"):
+            await manager.sync("m")  # reported; what was loaded keeps serving
+        with manager.lease("m", None) as served:
+            assert served.version == 1
+        await manager.unload("m")  # asks nothing of the repository
+        assert [p.closed for p in repo.opened] == [True]
+        states = [(s.version, s.state.value) for s in manager.statuses("m")]
+        assert states == [(None, "FAILED")]  # the reason the config cannot be read
+        with pytest.raises(NotFound, match="is unloaded"):
+            manager.lease("m", None)
+        await manager.close()
+
+    asyncio.run(scenario())
