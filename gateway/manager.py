@@ -279,6 +279,11 @@ class ModelManager:
                 log.warning("%s version %d closed with leases out", name, version)
             served.closed = True  # requests still on it fail as 503, not as bad input
             await self.run(served.runtime.close)
+        except asyncio.CancelledError:  # stopping: close it here, or it is never closed
+            if not served.closed:
+                served.closed = True
+                served.runtime.close()
+            raise
         except Exception:
             log.exception("%s version %d did not close cleanly", name, version)
         finally:

@@ -6,6 +6,7 @@ not queue behind the admin thread, and refusals that must come before any work."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -306,3 +307,30 @@ def test_a_model_whose_config_is_corrupt_can_still_be_unloaded(
         await manager.close()
 
     asyncio.run(scenario())
+
+
+def test_a_version_retired_by_a_cancelled_sync_is_still_closed(
+    tmp_path: Path, pools: Pools
+) -> None:
+    """A sync is cancelled mid-drain when the server stops (a release expiry, the poll)."""
+    repo = RecordingRepository(tmp_path)
+    publish_tiny(repo, "m", 1.0)
+    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0], 30.0)
+
+    async def scenario() -> None:
+        await manager.sync("m")
+        with manager.lease("m", None) as old:
+            publish_tiny(repo, "m", 2.0)
+            switch = asyncio.create_task(manager.sync("m"))
+            deadline = time.monotonic() + 10
+            while not old.retired:  # v2 loaded, v1 draining behind our lease
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            switch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await switch
+            assert old.closed
+        await manager.close()
+
+    asyncio.run(scenario())
+    assert [p.closed for p in repo.opened] == [True, True]
