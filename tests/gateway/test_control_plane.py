@@ -90,6 +90,15 @@ class RecordingRepository(Repository):
         return manifest, recorded
 
 
+def plane_on(
+    repo: Repository, pools: Pools, drain: float = 30.0, runtimes: LiveRuntimes | None = None
+) -> DataPlane:
+    """A data plane (its manager is `.manager`) serving `repo` with the real loader."""
+    metrics = GatewayMetrics()
+    manager = ModelManager(repo, version_loader(metrics, pools[1], runtimes), pools[0], drain)
+    return DataPlane(manager, metrics, pools[0], UploadPolicy(), "test")
+
+
 def test_the_warm_up_runs_off_the_event_loop(tmp_path: Path, pools: Pools) -> None:
     """A one-row warm-up is small enough to run inline: its slow first call must not."""
     repo = Repository(tmp_path)
@@ -129,9 +138,8 @@ def test_a_request_that_outlives_the_drain_gets_503_and_its_runtime_leaves(
     repo = Repository(tmp_path)
     publish_tiny(repo, "m")
     runtimes = LiveRuntimes()
-    metrics = GatewayMetrics()
-    manager = ModelManager(repo, version_loader(metrics, pools[1], runtimes), pools[0], 0.1)
-    plane = DataPlane(manager, metrics, pools[0], UploadPolicy(), "test")
+    plane = plane_on(repo, pools, 0.1, runtimes)
+    manager = plane.manager
     request = InferenceRequest([RequestTensor("x", X, "FP32")])
 
     async def scenario() -> None:
@@ -169,7 +177,7 @@ def test_close_unloads_everything_even_when_the_repository_cannot_be_read(
 ) -> None:
     repo = RecordingRepository(tmp_path)
     publish_tiny(repo, "m")
-    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+    manager = plane_on(repo, pools).manager
 
     async def scenario() -> None:
         await manager.sync("m")
@@ -188,7 +196,7 @@ def test_a_model_that_cannot_sync_rejects_its_own_release_not_the_others(
     for name in ("a", "b"):
         publish_tiny(repo, name, 1.0)
         publish_tiny(repo, name, 2.0)
-    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+    manager = plane_on(repo, pools).manager
     config = tmp_path / "b" / "config.json"
 
     async def scenario() -> None:
@@ -216,9 +224,8 @@ def test_repository_reads_do_not_wait_behind_the_admin_thread(tmp_path: Path, po
     """The admin thread may be converting an upload for minutes: the index still answers."""
     repo = Repository(tmp_path)
     publish_tiny(repo, "m")
-    metrics = GatewayMetrics()
-    manager = ModelManager(repo, version_loader(metrics, pools[1]), pools[0])
-    plane = DataPlane(manager, metrics, pools[0], UploadPolicy(), "test")
+    plane = plane_on(repo, pools)
+    manager = plane.manager
     rollout = Rollout(plane, Reloader(manager, 0))
     conversion_done = threading.Event()
 
@@ -242,9 +249,8 @@ def test_an_alias_switch_refused_up_front_loads_nothing(tmp_path: Path, pools: P
     repo = RecordingRepository(tmp_path)
     publish_tiny(repo, "m", 1.0)
     publish_tiny(repo, "m", 2.0)
-    metrics = GatewayMetrics()
-    manager = ModelManager(repo, version_loader(metrics, pools[1]), pools[0])
-    plane = DataPlane(manager, metrics, pools[0], UploadPolicy(), "test")
+    plane = plane_on(repo, pools)
+    manager = plane.manager
 
     async def scenario() -> None:
         await manager.sync("m")  # latest 1: version 2 only
@@ -267,7 +273,7 @@ def test_an_unloaded_model_says_so_to_release_requests_too(tmp_path: Path, pools
     repo = Repository(tmp_path)
     publish_tiny(repo, "m")
     repo.releases.set("r", {"m": 1})
-    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+    manager = plane_on(repo, pools).manager
 
     async def scenario() -> None:
         await manager.release_switch.sync()
@@ -288,7 +294,7 @@ def test_a_model_whose_config_is_corrupt_can_still_be_unloaded(
 ) -> None:
     repo = RecordingRepository(tmp_path)
     publish_tiny(repo, "m")
-    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0])
+    manager = plane_on(repo, pools).manager
     config = tmp_path / "m" / "config.json"
 
     async def scenario() -> None:
@@ -315,7 +321,7 @@ def test_a_version_retired_by_a_cancelled_sync_is_still_closed(
     """A sync is cancelled mid-drain when the server stops (a release expiry, the poll)."""
     repo = RecordingRepository(tmp_path)
     publish_tiny(repo, "m", 1.0)
-    manager = ModelManager(repo, version_loader(GatewayMetrics(), pools[1]), pools[0], 30.0)
+    manager = plane_on(repo, pools).manager
 
     async def scenario() -> None:
         await manager.sync("m")
