@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
-
+from model_repo.formats.base import Tensors
 from model_repo.manifest import Tolerance
 from model_repo.signature import Signature, TensorSpec
-
-Tensors = dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -96,3 +94,11 @@ class SampleShapedConverter(Protocol):
     def input_specs_from_sample(
         self, model: SourceModel, sample_path: Path
     ) -> tuple[TensorSpec, ...]: ...
+
+
+def modelport_version() -> str:
+    """The installed modelport's version, recorded in every manifest's provenance."""
+    try:
+        return version("modelport")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"

@@ -37,3 +37,12 @@ class ParityFailure(ConversionError):
     def __init__(self, message: str, report: ParityReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its class name when it has none.
+
+    Framework errors (torch, Keras, TensorFlow) append pages of graph dumps and advice; the
+    first line holds the reason, and the full text stays on the chained exception.
+    """
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

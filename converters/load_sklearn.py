@@ -7,9 +7,7 @@ from typing import Any
 
 from converters.base import SourceModel
 from converters.errors import ModelLoadError
-
-# Types from these packages are data containers or estimators, never code we did not ship.
-TRUSTED_MODULE_ROOTS = frozenset({"sklearn", "numpy", "scipy", "builtins", "collections"})
+from converters.skops_trust import refused_types
 
 
 def load(path: Path) -> SourceModel:
@@ -39,14 +37,16 @@ def _load_skops(path: Path) -> Any:
         untrusted = skops.io.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises BadZipFile, KeyError, JSONDecodeError ...
         raise ModelLoadError(f"{path.name} is not a readable .skops file: {exc}") from exc
-    refused = [t for t in untrusted if t.split(".", 1)[0] not in TRUSTED_MODULE_ROOTS]
+    refused = refused_types(untrusted)
     if refused:
         raise ModelLoadError(
-            f"{path.name} contains types outside scikit-learn, numpy and scipy: "
-            f"{', '.join(refused)}; modelport will not load them from a .skops file"
+            f"{path.name} contains types that neither skops nor modelport trusts: "
+            f"{', '.join(refused)}. Loading them could run code the file names, so modelport "
+            "will not; if they are yours and safe, save the model as .joblib and convert it "
+            "locally (pickles are trusted local files only)"
         )
     try:
-        return skops.io.load(path, trusted=untrusted)
+        return skops.io.load(path, trusted=untrusted)  # every one of them checked above
     except Exception as exc:
         raise ModelLoadError(f"{path.name} could not be loaded by skops: {exc}") from exc
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.base import SourceModel
-from converters.errors import ModelLoadError
+from converters.errors import ModelLoadError, first_line
 from model_repo.formats.savedmodel import SIGNATURE_KEY, import_tensorflow
 
 
@@ -40,7 +40,7 @@ def _load_keras(path: Path) -> Any:
     except Exception as exc:  # keras raises ValueError, OSError, zipfile and h5py errors ...
         raise ModelLoadError(
             f"{path.name} is not a Keras model Keras {keras.__version__} can load safely: "
-            f"{type(exc).__name__}: {_first_line(exc)}. Save it with model.save('model.keras'); "
+            f"{type(exc).__name__}: {first_line(exc)}. Save it with model.save('model.keras'); "
             "custom layers must be registered with @keras.saving.register_keras_serializable "
             "and importable, and Lambda layers are refused"
         ) from exc
@@ -52,7 +52,7 @@ def _load_saved_model(tf: Any, path: Path) -> Any:
     except Exception as exc:  # TF raises OSError, NotFoundError, ValueError ...
         raise ModelLoadError(
             f"{path.name} is not a loadable TensorFlow SavedModel: {type(exc).__name__}: "
-            f"{_first_line(exc)}"
+            f"{first_line(exc)}"
         ) from exc
     if SIGNATURE_KEY not in getattr(loaded, "signatures", {}):
         raise ModelLoadError(
@@ -61,7 +61,3 @@ def _load_saved_model(tf: Any, path: Path) -> Any:
             "tf.saved_model.save(module, path, signatures=...)"
         )
     return loaded
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.base import SourceModel
-from converters.errors import ModelLoadError
+from converters.errors import ModelLoadError, first_line
 from model_repo.errors import DependencyMissing
 
 EXPORTED_SUFFIXES = frozenset({".pt2"})
@@ -59,10 +59,6 @@ def _load_torchscript(torch: Any, path: Path) -> object:
     except Exception as exc:  # RuntimeError for anything that is not a TorchScript archive
         raise ModelLoadError(
             f"{path.name} is not a TorchScript module ({type(exc).__name__}: "
-            f"{_first_line(exc)}). A file written by torch.save (a state_dict or a pickled "
+            f"{first_line(exc)}). A file written by torch.save (a state_dict or a pickled "
             f"module) cannot be converted without its Python code; {_RESAVE_HINT}"
         ) from exc
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [""])[0]

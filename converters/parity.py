@@ -1,12 +1,24 @@
-"""The parity check: source model and artifact on the same sample, compared per output."""
+"""The parity check: source model and artifact on the same sample, compared per output.
+
+The artifact must give exactly the source model's outputs: one it lacks, or one the source
+model does not give, fails the check (a client would see a different response).
+
+Numeric outputs are compared element by element: finite values within atol + rtol * |source|.
+Non-finite values are not numbers to be close to, so they must agree exactly: +inf only
+with +inf, -inf only with -inf, NaN only with NaN (the same missing result on both sides);
+a finite value against inf or NaN always differs. Such a difference counts as one mismatch,
+like any other, against the tolerance's mismatch budget (0 for all but trees and neighbours).
+Text and label outputs must be equal.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from converters.base import Tensors
+from model_repo.formats.base import Tensors
 from model_repo.manifest import OutputParity, ParityReport, Tolerance
 
 _WORST_SHOWN = 3
@@ -22,8 +34,12 @@ def compare(
     """Compare every reference output with the artifact's; the report and, for each
     failing output, lines describing its worst elements."""
     outputs: dict[str, OutputParity] = {}
-    problems: list[str] = []
-    passed = True
+    problems = [
+        f"output {name!r} is given by the artifact but not by the source model"
+        for name in candidate
+        if name not in reference
+    ]
+    passed = not problems
     rows = 0
     for name, expected in reference.items():
         rows = max(rows, int(expected.shape[0]) if expected.ndim else 1)
@@ -80,12 +96,14 @@ def _close(
 ) -> tuple[OutputParity, np.ndarray]:
     want = expected.astype(np.float64)
     have = got.astype(np.float64)
-    both_nan = np.isnan(want) & np.isnan(have)
-    diff = np.where(both_nan, 0.0, np.abs(want - have))
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    bad = diff > tol.atol + tol.rtol * np.abs(want)
-    scale = np.maximum(np.abs(want), np.finfo(np.float64).tiny)
-    rel = diff / scale
+    finite = np.isfinite(want) & np.isfinite(have)
+    # inf == inf holds, NaN == NaN does not: hence the separate test for two NaNs.
+    same = (want == have) | (np.isnan(want) & np.isnan(have))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, huge - -huge
+        diff = np.where(finite, np.abs(want - have), np.where(same, 0.0, np.inf))
+        bad = np.where(finite, diff > tol.atol + tol.rtol * np.abs(want), ~same)
+        scale = np.maximum(np.abs(want), np.finfo(np.float64).tiny)
+        rel = np.where(finite, diff / scale, diff)
     return (
         OutputParity(
             max_abs_error=float(diff.max(initial=0.0)),
@@ -112,10 +130,18 @@ def _describe(
     ]
     flat_bad = np.flatnonzero(bad)
     if _numeric(expected) and _numeric(got):
-        diff = np.abs(expected.astype(np.float64) - got.astype(np.float64)).ravel()
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(expected.astype(np.float64) - got.astype(np.float64)).ravel()
         flat_bad = flat_bad[np.argsort(-np.nan_to_num(diff[flat_bad], nan=np.inf))]
     for flat in flat_bad[:_WORST_SHOWN]:
         index = np.unravel_index(int(flat), expected.shape)
         where = ", ".join(str(int(i)) for i in index)
-        lines.append(f"  at [{where}]: source {expected[index]!r}, artifact {got[index]!r}")
+        lines.append(
+            f"  at [{where}]: source {_plain(expected[index])!r}, artifact {_plain(got[index])!r}"
+        )
     return "\n".join(lines)
+
+
+def _plain(value: Any) -> Any:
+    """1.5 rather than numpy's repr np.float32(1.5), which buries the value in a message."""
+    return value.item() if isinstance(value, np.generic) else value

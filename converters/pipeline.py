@@ -10,18 +10,26 @@ and then the manifest says so).
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from converters.base import Converter, Export, Sample, SampleShapedConverter, SourceModel
-from converters.errors import ConversionError, ParityFailure
+from converters.base import (
+    Converter,
+    Export,
+    Sample,
+    SampleShapedConverter,
+    SourceModel,
+    modelport_version,
+)
+from converters.errors import ConversionError, ParityFailure, first_line
 from converters.loading import load_source
 from converters.parity import compare
 from converters.registry import get_converter
 from converters.samples import load_sample
-from model_repo.aliases import AliasTarget
-from model_repo.errors import ModelportError
+from model_repo import check_model_name
+from model_repo.aliases import AliasTarget, check_alias_name
+from model_repo.errors import InvalidArgument, ModelportError
 from model_repo.formats import get_format
+from model_repo.formats.base import Tensors
 from model_repo.manifest import Manifest, ParityReport, Provenance
 from model_repo.repository import Repository, Staging, source_digest
 from model_repo.signature import TensorSpec
@@ -47,7 +55,12 @@ def convert_file(
     progress: Progress = _quiet,
 ) -> Manifest:
     """Convert the model at `model_path` to `target` and publish it; the new manifest."""
-    get_format(target)  # an unknown format is named before any model is loaded
+    # Everything the caller typed is checked before any model is loaded: a bad alias found
+    # only after publishing would leave a version the user was told was not made.
+    check_model_name(name)
+    if alias:
+        check_alias_name(alias)
+    get_format(target)
     progress(f"loading {model_path.name}")
     source = load_source(model_path, allow_pickle=allow_pickle)
     converter = get_converter(source.framework, target)
@@ -92,16 +105,16 @@ def check_parity(
     artifact = staging.path / fmt.artifact_name
     predictor = fmt.open(artifact, export.signature)
     try:
-        candidate = predictor.predict(sample.tensors)
-    except ModelportError:
-        raise
-    except Exception as exc:  # the runtime's own error types
-        raise ConversionError(
-            f"the converted {converter.target} artifact fails on the parity sample: {exc}"
-        ) from exc
+        candidate = _on_sample(
+            f"the converted {converter.target} artifact", sample, predictor.predict
+        )
     finally:
         predictor.close()
-    reference = converter.reference(source, sample.tensors)
+    reference = _on_sample(
+        f"the source {source.framework} model {source.path.name}",
+        sample,
+        lambda tensors: converter.reference(source, tensors),
+    )
     report, problems = compare(
         reference, candidate, converter.tolerance(source), sample.source, forced=force
     )
@@ -118,10 +131,41 @@ def check_parity(
     return report
 
 
+def _on_sample(what: str, sample: Sample, run: Callable[[Tensors], Tensors]) -> Tensors:
+    """`run` on the parity sample, its failures translated into a ConversionError.
+
+    InvalidArgument (a predictor refusing a value, e.g. JPMML on an unknown category) is
+    translated too: here it is not the caller's argument that is wrong, and reported as is
+    it would read as a usage error. Other modelport errors (DependencyMissing ...) pass.
+    """
+    try:
+        return run(sample.tensors)
+    except InvalidArgument as exc:
+        raise _sample_failure(what, sample, str(exc)) from exc
+    except ModelportError:
+        raise
+    except Exception as exc:  # the runtime's or the framework's own error types
+        raise _sample_failure(what, sample, f"{type(exc).__name__}: {first_line(exc)}") from exc
+
+
+def _sample_failure(what: str, sample: Sample, reason: str) -> ConversionError:
+    if sample.source.startswith("file:"):
+        hint = (
+            "check that the sample holds values the model accepts (no missing values it "
+            "cannot take, no categories it never saw)"
+        )
+    else:
+        hint = "the sample was synthesized; pass one of real inputs with --sample"
+    return ConversionError(
+        f"{what} fails on the parity sample ({sample.source}): {reason}. Nothing was "
+        f"published; {hint}"
+    )
+
+
 def _draft(
     name: str, converter: Converter, source: SourceModel, export: Export, report: ParityReport
 ) -> Manifest:
-    libraries = {**source.libraries, **export.libraries, "modelport": _modelport_version()}
+    libraries = {**source.libraries, **export.libraries, "modelport": modelport_version()}
     return Manifest(
         name=name,
         format=converter.target,
@@ -138,10 +182,3 @@ def _draft(
         parity=report,
         notes=dict(export.notes),
     )
-
-
-def _modelport_version() -> str:
-    try:
-        return version("modelport")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"

@@ -24,10 +24,6 @@ def register(framework: str, target: str, module: str) -> None:
     _REGISTRY[key] = module
 
 
-def supported_pairs() -> list[tuple[str, str]]:
-    return sorted(_REGISTRY)
-
-
 def targets_for(framework: str) -> list[str]:
     return sorted(t for f, t in _REGISTRY if f == framework)
 

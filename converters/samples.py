@@ -2,7 +2,8 @@
 
 Tabular samples (.csv, .parquet) are matched to inputs by column name; arrays (.npy) feed a
 single-input model; .npz archives feed inputs by array name. Whatever does not fit is
-reported with the input, the expected shape or type, and what the file holds.
+reported with the input, the expected shape or type, and what the file holds; values are
+cast only where the cast keeps them (see `casting`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from converters.base import Sample, Tensors
+from converters.base import Sample
+from converters.casting import cast_exactly
 from converters.errors import SampleMismatch
-from model_repo.signature import TensorSpec, numpy_dtype
+from model_repo.formats.base import Tensors
+from model_repo.signature import TensorSpec
 
 MAX_ROWS = 10_000
 SUFFIXES = (".csv", ".parquet", ".npy", ".npz")
@@ -77,12 +80,7 @@ def _from_frame(frame: Any, specs: tuple[TensorSpec, ...], source: str) -> Tenso
     if len(specs) == 1 and specs[0].name not in columns and len(specs[0].shape) == 2:
         # One 2-D input (a model fitted on an array): the columns, in order, are its features.
         spec = specs[0]
-        if spec.shape[1] not in (-1, len(columns)):
-            raise SampleMismatch(
-                f"sample {source} has {len(columns)} columns; input {spec.name!r} takes "
-                f"{spec.shape[1]} features"
-            )
-        return {spec.name: _cast(frame.to_numpy(), spec, source, f"input {spec.name!r}")}
+        return {spec.name: _fit(frame.to_numpy(), spec, source, "the table")}
     missing = [s.name for s in specs if s.name not in columns]
     if missing:
         raise SampleMismatch(
@@ -91,9 +89,9 @@ def _from_frame(frame: Any, specs: tuple[TensorSpec, ...], source: str) -> Tenso
         )
     tensors: Tensors = {}
     for spec in specs:
-        values = frame[spec.name].to_numpy().reshape(-1, 1)
-        values = values.reshape(-1) if len(spec.shape) == 1 else values
-        tensors[spec.name] = _cast(values, spec, source, f"column {spec.name!r}")
+        column = frame[spec.name].to_numpy()
+        values = column if len(spec.shape) == 1 else column.reshape(-1, 1)
+        tensors[spec.name] = _fit(values, spec, source, f"column {spec.name!r}")
     return tensors
 
 
@@ -116,24 +114,14 @@ def _from_arrays(
             f"sample {source} lacks array(s) {', '.join(missing)}; it has "
             f"{', '.join(arrays) or 'none'}"
         )
-    tensors: Tensors = {}
-    for spec in specs:
-        array = arrays[spec.name]
-        if not spec.accepts_shape(array.shape):
-            raise SampleMismatch(
-                f"sample {source}: input {spec.name!r} has shape {list(array.shape)}, "
-                f"the model expects {list(spec.shape)} (-1 = any size)"
-            )
-        tensors[spec.name] = _cast(array, spec, source, f"input {spec.name!r}")
-    return tensors
+    return {s.name: _fit(arrays[s.name], s, source, f"array {s.name!r}") for s in specs}
 
 
-def _cast(values: np.ndarray, spec: TensorSpec, source: str, what: str) -> np.ndarray:
-    if spec.datatype == "BYTES":
-        return values.astype(str).astype(object)
-    try:
-        return np.asarray(values, dtype=numpy_dtype(spec.datatype))
-    except (TypeError, ValueError) as exc:
+def _fit(values: np.ndarray, spec: TensorSpec, source: str, what: str) -> np.ndarray:
+    """`values` (what the file gives for `spec`) checked against its shape and cast."""
+    if not spec.accepts_shape(values.shape):
         raise SampleMismatch(
-            f"sample {source}: {what} must be {spec.datatype} numbers: {exc}"
-        ) from exc
+            f"sample {source}: {what} gives shape {list(values.shape)}, the model expects "
+            f"{list(spec.shape)} for input {spec.name!r} (-1 = any size)"
+        )
+    return cast_exactly(values, spec.datatype, f"sample {source}: {what}")

@@ -5,6 +5,9 @@ BYTES for strings); a model fitted on an array takes one `input` [-1, n_features
 Outputs: a classifier gives `label` [-1] and, when it has predict_proba, `probabilities`
 [-1, n_classes] FP32 in `classes_` order; a regressor gives `prediction` FP32 ([-1], or
 [-1, n_targets] for several targets).
+
+The converters' shared base class and tolerances are in `sklearn_contract`, synthetic
+samples in `sklearn_synth`.
 """
 
 from __future__ import annotations
@@ -14,16 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from converters.base import Sample, SourceModel, Tensors
 from converters.errors import UnsupportedConversion
-from model_repo.manifest import Tolerance
+from model_repo.formats.base import Tensors
 from model_repo.signature import TensorSpec
 
 ARRAY_INPUT = "input"
-TREE_MODULES = ("sklearn.ensemble", "sklearn.tree")
-CONTINUOUS = Tolerance(rtol=1e-5, atol=1e-5)
-# float32 inputs may sit on a split threshold and go the other way; neighbours may tie.
-DISCRETE = Tolerance(rtol=1e-4, atol=1e-5, mismatch_budget=0.01)
 
 
 # ---- walking an estimator ----------------------------------------------------------------
@@ -203,131 +201,3 @@ def reference(model: Any, inputs: Tensors) -> Tensors:
     if specs["prediction"].shape == (-1,):
         prediction = prediction.reshape(-1)
     return {"prediction": prediction}
-
-
-def tolerance(model: Any) -> Tolerance:
-    estimator = final_estimator(model)
-    module = type(estimator).__module__
-    if module.startswith(TREE_MODULES) or module.startswith("sklearn.neighbors"):
-        return DISCRETE
-    return CONTINUOUS
-
-
-class SklearnContract:
-    """The part of a scikit-learn converter that every target format shares."""
-
-    framework = "sklearn"
-
-    def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
-        return input_specs(model.obj)
-
-    def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:
-        return synthesize(model, rows, seed)
-
-    def reference(self, model: SourceModel, inputs: Tensors) -> Tensors:
-        return reference(model.obj, inputs)
-
-    def tolerance(self, model: SourceModel) -> Tolerance:
-        return tolerance(model.obj)
-
-
-# ---- synthetic samples --------------------------------------------------------------------
-
-
-def synthesize(source: SourceModel, rows: int, seed: int) -> Sample:
-    """Inputs drawn from what the fitted model itself records about its features."""
-    model = source.obj
-    specs = input_specs(model)
-    rng = np.random.default_rng(seed)
-    categories = categories_by_column(model)
-    loc, scale, how = _numeric_ranges(model, specs)
-    tensors: Tensors = {}
-    numeric_index = 0
-    for spec in specs:
-        if spec.datatype == "BYTES":
-            choices = [str(c) for c in categories.get(spec.name, ())] or ["a"]
-            tensors[spec.name] = rng.choice(np.asarray(choices, dtype=object), (rows, 1))
-            continue
-        width = spec.shape[1]
-        mu = loc[numeric_index : numeric_index + width]
-        sigma = scale[numeric_index : numeric_index + width]
-        numeric_index += width
-        if spec.name in categories:  # a numeric column an encoder treats as categories
-            values = np.asarray(categories[spec.name], dtype=np.float32)
-            tensors[spec.name] = rng.choice(values, (rows, 1))
-            continue
-        tensors[spec.name] = (mu + sigma * rng.standard_normal((rows, width))).astype(np.float32)
-    return Sample(tensors, source=f"synthesized:{rows} rows from {how}")
-
-
-def _numeric_ranges(
-    model: Any, specs: tuple[TensorSpec, ...]
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Centre and spread for every numeric feature, in input order."""
-    numeric = [s for s in specs if s.datatype != "BYTES"]
-    width = sum(s.shape[1] for s in numeric)
-    loc, scale = np.zeros(width), np.ones(width)
-    names = [s.name for s in numeric] if len(specs) > 1 or specs[0].name != ARRAY_INPUT else None
-    found = False
-    for _path, step in iter_steps(model):
-        stats = _scaler_stats(step)
-        if stats is None:
-            continue
-        columns = _columns_of(model, step, names)
-        mu, sigma = stats
-        for i, index in enumerate(columns[: len(mu)]):
-            if index is not None:
-                loc[index], scale[index] = mu[i], sigma[i]
-                found = True
-    if found:
-        return loc, scale, "scaler statistics"
-    thresholds = _tree_thresholds(final_estimator(model), width)
-    if thresholds is not None and names is None:
-        return thresholds[0], thresholds[1], "tree split thresholds"
-    return loc, scale, "a standard normal"
-
-
-def _scaler_stats(step: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    if hasattr(step, "mean_") and hasattr(step, "scale_") and step.scale_ is not None:
-        return np.asarray(step.mean_, float), np.asarray(step.scale_, float)
-    if hasattr(step, "data_min_") and hasattr(step, "data_max_"):
-        low, high = np.asarray(step.data_min_, float), np.asarray(step.data_max_, float)
-        return (low + high) / 2, np.maximum((high - low) / 2, 1e-3)
-    return None
-
-
-def _columns_of(model: Any, step: Any, names: list[str] | None) -> list[int | None]:
-    """Input positions of the features a scaler saw (None for ones not in the input)."""
-    step_names = getattr(step, "feature_names_in_", None)
-    if names is not None and step_names is not None:
-        return [names.index(str(n)) if str(n) in names else None for n in step_names]
-    n = int(getattr(step, "n_features_in_", 0))
-    return list(range(n))
-
-
-def _tree_thresholds(estimator: Any, width: int) -> tuple[np.ndarray, np.ndarray] | None:
-    trees = (
-        [estimator]
-        if hasattr(estimator, "tree_")
-        else list(np.ravel(getattr(estimator, "estimators_", [])))
-    )
-    low, high = np.full(width, np.inf), np.full(width, -np.inf)
-    for tree in trees:
-        inner = getattr(tree, "tree_", None)
-        if inner is None:
-            continue
-        split = inner.feature >= 0
-        for feature, threshold in zip(inner.feature[split], inner.threshold[split], strict=True):
-            low[feature] = min(low[feature], threshold)
-            high[feature] = max(high[feature], threshold)
-    bins = getattr(getattr(estimator, "_bin_mapper", None), "bin_thresholds_", None)
-    if bins is not None:
-        for feature, values in enumerate(bins[:width]):
-            if len(values):
-                low[feature] = min(low[feature], float(np.min(values)))
-                high[feature] = max(high[feature], float(np.max(values)))
-    if not np.isfinite(low).any():
-        return None
-    low = np.where(np.isfinite(low), low, 0.0)
-    high = np.where(np.isfinite(high), high, 1.0)
-    return (low + high) / 2, np.maximum((high - low) / 2, 0.5)

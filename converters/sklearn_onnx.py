@@ -19,12 +19,13 @@ from typing import Any
 from converters import sklearn_common
 from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
+from converters.sklearn_contract import SklearnContract
 from model_repo.errors import DependencyMissing
 from model_repo.formats import get_format
 from model_repo.signature import Signature, TensorSpec
 
 
-class SklearnToOnnx(sklearn_common.SklearnContract):
+class SklearnToOnnx(SklearnContract):
     name = "sklearn_onnx"
     target = "onnx"
 
@@ -155,7 +156,7 @@ def _canonical(graph: Any, outputs: tuple[TensorSpec, ...]) -> Any:
         return graph
     # A regressor's single output is `variable` [N, n_targets]; the contract drops the
     # trailing 1 for a single target.
-    new_shape = [-1 if d == -1 else d for d in outputs[0].shape]
+    new_shape = list(outputs[0].shape)
     graph.graph.initializer.append(
         helper.make_tensor("prediction_shape", TensorProto.INT64, [len(new_shape)], new_shape)
     )

@@ -40,6 +40,7 @@ import numpy as np
 from converters import _pmml_java, sklearn_common
 from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
+from converters.sklearn_contract import SklearnContract
 from model_repo.errors import DependencyMissing, ModelportError
 from model_repo.formats import get_format
 from model_repo.manifest import Tolerance
@@ -62,7 +63,7 @@ _SOLUTION = re.compile(r"^Solution:\s*\n\s*(.+)$", re.MULTILINE)
 _CONVERT_LOCK = threading.Lock()
 
 
-class SklearnToPmml(sklearn_common.SklearnContract):
+class SklearnToPmml(SklearnContract):
     name = "sklearn_pmml"
     target = "pmml"
 

@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from converters.base import Export, Sample, SourceModel, Tensors
+from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
 from converters.synthetic import random_sample
+from model_repo.errors import InvalidArgument
+from model_repo.formats.base import Tensors
 from model_repo.formats.savedmodel import FORMAT, SavedModelPredictor, import_tensorflow
 from model_repo.manifest import Tolerance
 from model_repo.signature import TensorSpec, v2_datatype
@@ -99,7 +101,15 @@ def _keras_spec(tensor: Any, source: str) -> TensorSpec:
     shape = tuple(-1 if d is None else int(d) for d in tensor.shape)
     if not shape:
         raise UnsupportedConversion(f"{source}: input {tensor.name!r} has no batch dimension")
-    return TensorSpec(str(tensor.name), v2_datatype(np.dtype(tensor.dtype)), (-1, *shape[1:]))
+    try:
+        datatype = v2_datatype(np.dtype(tensor.dtype))
+    except (TypeError, ValueError, InvalidArgument) as exc:  # "string": no numpy/V2 datatype
+        raise UnsupportedConversion(
+            f"{source}: input {tensor.name!r} has dtype {tensor.dtype}, which modelport cannot "
+            "feed to a SavedModel; give the model numeric inputs (e.g. apply StringLookup or "
+            "TextVectorization before it and convert the model that takes their output)"
+        ) from exc
+    return TensorSpec(str(tensor.name), datatype, (-1, *shape[1:]))
 
 
 def _write(model: SourceModel, target: Path) -> str:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from converters.base import Tensors
 from converters.errors import SampleMismatch, UnsupportedConversion
 from converters.load_torch import import_torch
+from model_repo.formats.base import Tensors
 from model_repo.signature import TensorSpec, v2_datatype
 
 SAMPLE_HELP = (

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from converters.base import Export, Sample, SourceModel, Tensors
-from converters.errors import SampleMismatch, UnsupportedConversion
+from converters.base import Export, Sample, SourceModel
+from converters.errors import ConversionError, SampleMismatch, UnsupportedConversion, first_line
 from converters.load_torch import import_torch
 from converters.synthetic import random_sample
 from converters.torch_inputs import (
@@ -49,6 +49,7 @@ from converters.torch_inputs import (
 )
 from model_repo.errors import DependencyMissing
 from model_repo.formats import get_format
+from model_repo.formats.base import Tensors
 from model_repo.manifest import Tolerance
 from model_repo.signature import TensorSpec
 
@@ -89,34 +90,20 @@ class TorchOnnxConverter:
         return random_sample(self.input_specs(model), rows, seed)
 
     def export(self, model: SourceModel, sample: Sample, dest: Path) -> Export:
-        torch = import_torch()
         names = list(sample.tensors)
         args = as_tensors(_example_rows(sample.tensors))
         runnable, program, notes = _runnable(model, args)
-        outputs = output_names(len(flatten(_call(runnable, args), model.path.name)))
+        try:
+            result = _call(runnable, args)
+        except Exception as exc:  # whatever the model's own code raises
+            raise ConversionError(
+                f"{model.path.name} fails when run on {len(args[0])} sample rows, before "
+                f"export: {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
+        outputs = output_names(len(flatten(result, model.path.name)))
         artifact = dest / get_format("onnx").artifact_name
-        with _quiet_exporter():
-            if program is None:  # TorchScript: only the TorchScript-based exporter reads it
-                axes = {n: {0: "batch"} for n in [*names, *outputs]}
-                torch.onnx.export(
-                    runnable,
-                    tuple(args),
-                    str(artifact),
-                    dynamo=False,
-                    input_names=names,
-                    output_names=outputs,
-                    dynamic_axes=axes,
-                )
-            else:
-                torch.onnx.export(
-                    program,
-                    tuple(args),
-                    str(artifact),
-                    dynamo=True,
-                    input_names=names,
-                    output_names=outputs,
-                    verbose=False,
-                )
+        exported = runnable if program is None else program
+        _onnx_export(model.path.name, exported, args, names, outputs, artifact)
         signature = get_format("onnx").describe(artifact)
         return Export(signature, libraries=_libraries(), notes={**notes, "dynamic_batch": True})
 
@@ -127,6 +114,39 @@ class TorchOnnxConverter:
 
     def tolerance(self, model: SourceModel) -> Tolerance:
         return TOLERANCE
+
+
+def _onnx_export(
+    source: str, exported: Any, args: list[Any], names: list[str], outputs: list[str], to: Path
+) -> None:
+    """Write the ONNX graph of `exported` (a ScriptModule or an ExportedProgram) to `to`."""
+    torch = import_torch()
+    # TorchScript: only the TorchScript-based exporter reads it; programs: the dynamo one.
+    scripted = not isinstance(exported, torch.export.ExportedProgram)
+    exporter = "TorchScript-based" if scripted else "dynamo"
+    options: dict[str, Any] = (
+        {"dynamo": False, "dynamic_axes": {n: {0: "batch"} for n in [*names, *outputs]}}
+        if scripted
+        else {"dynamo": True, "verbose": False}
+    )
+    try:
+        with _quiet_exporter():
+            torch.onnx.export(
+                exported, tuple(args), str(to), input_names=names, output_names=outputs, **options
+            )
+    except Exception as exc:  # OnnxExporterError, UnsupportedOperatorError, RuntimeError ...
+        raise ConversionError(
+            f"the {exporter} ONNX exporter cannot convert {source}: {_root_cause(exc)}. "
+            "Rewrite the part of the model it cannot translate (an operator without an ONNX "
+            "equivalent, say); torch.onnx.export(..., report=True) shows where it stops"
+        ) from exc
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error of the chain, which the dynamo exporter wraps twice in advice."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
 def _runnable(model: SourceModel, args: list[Any]) -> tuple[Any, Any, dict[str, Any]]:
@@ -162,7 +182,7 @@ def _dynamic_program(model: SourceModel, args: list[Any]) -> tuple[Any, bool]:
     except Exception as exc:  # torch raises UserError, ConstraintViolationError ...
         raise UnsupportedConversion(
             f"{model.path.name} was exported with a fixed batch size and its code does not "
-            f"allow another one: {_first_line(exc)}. Make the batch free in the model (no "
+            f"allow another one: {first_line(exc)}. Make the batch free in the model (no "
             "reshape to a constant batch) and export it with dynamic_shapes="
             "{'x': {0: torch.export.Dim('batch')}}"
         ) from exc
@@ -199,10 +219,6 @@ def _quiet_exporter() -> Iterator[None]:
             yield
     finally:
         registration.setLevel(level)
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 CONVERTER = TorchOnnxConverter()

@@ -9,11 +9,12 @@ Used by the gateway's upload endpoint; usable by any local command as well.
 from __future__ import annotations
 
 import shutil
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from converters.base import modelport_version
 from gateway.archives import copy_tree
-from model_repo.aliases import AliasTarget
+from model_repo import check_model_name
+from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.formats import get_format
 from model_repo.manifest import Manifest, Provenance
 from model_repo.repository import Repository, source_digest
@@ -29,6 +30,11 @@ def import_artifact(
     source_name: str | None = None,
 ) -> Manifest:
     """Validate the artifact at `path` in staging, publish it, return its manifest."""
+    # Checked before anything is copied: a bad alias found only after publishing would
+    # leave a version behind an error that says the import failed.
+    check_model_name(name)
+    if alias:
+        check_alias_name(alias)
     fmt = get_format(format_name)
     with repo.stage(name) as staging:
         target = staging.path / fmt.artifact_name
@@ -48,7 +54,7 @@ def import_artifact(
                 source_file=source_name or path.name,
                 source_sha256=source_digest(path),
                 converter=None,
-                libraries={"modelport": _modelport_version()},
+                libraries={"modelport": modelport_version()},
             ),
             parity=None,
         )
@@ -56,10 +62,3 @@ def import_artifact(
     if alias:
         repo.set_alias(name, alias, AliasTarget(version=manifest.version))
     return manifest
-
-
-def _modelport_version() -> str:
-    try:
-        return version("modelport")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"

@@ -14,10 +14,10 @@ import pytest
 
 from converters import _pmml_java
 from converters.base import SourceModel
-from converters.errors import UnsupportedConversion
+from converters.errors import ConversionError, UnsupportedConversion
 from converters.pipeline import convert_file
-from converters.sklearn_common import synthesize
 from converters.sklearn_pmml import CONVERTER, SklearnToPmml
+from converters.sklearn_synth import synthesize
 from model_repo import Manifest, Repository
 from model_repo.errors import DependencyMissing
 from tests.sklearn_cases import cases
@@ -300,3 +300,29 @@ def test_supports_reads_the_class_mapping_without_java() -> None:
 
     assert CONVERTER.supports(SVC) and CONVERTER.supports(Pipeline)
     assert not CONVERTER.supports(KernelPCA)
+
+
+def test_an_evaluator_refusing_a_sample_value_is_a_conversion_error(tmp_path: Path) -> None:
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"color": ["red", "blue"] * 10, "size": np.arange(20.0)})
+    encode = ColumnTransformer([("c", OneHotEncoder(), ["color"])], remainder="passthrough")
+    model = make_pipeline(encode, LogisticRegression()).fit(frame, (frame["size"] > 9) * 1)
+    sample = tmp_path / "sample.csv"
+    pd.DataFrame({"color": ["red", "purple"], "size": [1.0, 2.0]}).to_csv(sample, index=False)
+    repo = Repository(tmp_path / "repo")
+    # JPMML refuses the unknown category (an InvalidArgument from the predictor): that is
+    # the conversion failing on its sample, not a usage error of the command.
+    with pytest.raises(ConversionError) as info:
+        convert_file(repo, _save(tmp_path, model), "colors", "pmml", sample_path=sample)
+    message = str(info.value)
+    assert message.startswith(
+        "the converted pmml artifact fails on the parity sample (file:sample.csv): PMML "
+        "evaluation failed"
+    )
+    assert "purple" in message and "Nothing was published" in message
+    assert repo.versions("colors") == []

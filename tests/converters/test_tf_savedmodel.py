@@ -159,3 +159,19 @@ def test_a_corrupt_keras_file_is_refused(
     with pytest.raises(ModelLoadError, match=r"broken\.keras is not a Keras model"):
         convert_file(repo, models["broken"][0], "broken", "savedmodel")
     assert repo.models() == []
+
+
+def test_a_keras_model_taking_strings_is_refused_clearly(tmp_path: Path) -> None:
+    import keras
+
+    text = keras.Input(shape=(1,), dtype="string", name="text")
+    ids = keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="one_hot")(text)
+    model = keras.Model(text, keras.layers.Dense(2)(keras.layers.Flatten()(ids)))
+    path = tmp_path / "text.keras"
+    model.save(path)
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(
+        UnsupportedConversion, match=r"text\.keras: input 'text' has dtype string, which"
+    ):
+        convert_file(repo, path, "text", "savedmodel")
+    assert repo.models() == []

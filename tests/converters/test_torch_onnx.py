@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from converters.errors import ModelLoadError, SampleMismatch, UnsupportedConversion
+from converters.errors import (
+    ConversionError,
+    ModelLoadError,
+    SampleMismatch,
+    UnsupportedConversion,
+)
 from converters.loading import load_source
 from converters.pipeline import convert_file
 from model_repo import Repository
@@ -168,3 +173,39 @@ def test_missing_torch_names_the_extra(
     monkeypatch.setitem(sys.modules, "torch", None)  # what `import` sees when absent
     with pytest.raises(DependencyMissing, match=r"pip install 'modelport\[torch\]'"):
         load_source(models["mlp"][0])
+
+
+class KthValue(torch.nn.Module):
+    """An operator neither ONNX exporter can translate (aten::kthvalue)."""
+
+    def forward(self, x):
+        return torch.kthvalue(x, 2, dim=1)[0]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "exporter", "reason"),
+    [
+        (".pt2", "dynamo", r"DispatchError: No ONNX function found for .*aten\.kthvalue"),
+        (".pt", "TorchScript-based", r"UnsupportedOperatorError: .*aten::kthvalue.* not supported"),
+    ],
+)
+def test_an_export_failure_names_the_model_the_exporter_and_the_reason(
+    tmp_path: Path, suffix: str, exporter: str, reason: str
+) -> None:
+    path = tmp_path / f"kth{suffix}"
+    example = torch.randn(4, 3)
+    if suffix == ".pt2":
+        dims = ({0: torch.export.Dim("batch")},)
+        torch.export.save(torch.export.export(KthValue(), (example,), dynamic_shapes=dims), path)
+    else:
+        torch.jit.script(KthValue()).save(str(path))
+    sample = tmp_path / "sample.npy"
+    np.save(sample, example.numpy())
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(
+        ConversionError,
+        match=rf"the {exporter} ONNX exporter cannot convert "
+        rf"kth{suffix}: {reason}",
+    ):
+        convert_file(repo, path, "kth", "onnx", sample_path=sample)
+    assert repo.models() == []
