@@ -22,6 +22,7 @@ _BY_SUFFIX: dict[str, tuple[str, str]] = {
     ".hdf5": ("tensorflow", "converters.load_tensorflow"),
 }
 PICKLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle"})
+SOURCE_SUFFIXES = tuple(_BY_SUFFIX)  # every source model file modelport converts
 SAVED_MODEL_FILE = "saved_model.pb"
 
 

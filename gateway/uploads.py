@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from converters.errors import ModelLoadError
-from converters.loading import PICKLE_SUFFIXES, SAVED_MODEL_FILE, framework_of
-from gateway.archives import ArchiveLimits, extract, is_archive, single_root
+from converters.loading import PICKLE_SUFFIXES, SAVED_MODEL_FILE, SOURCE_SUFFIXES, framework_of
+from gateway.archives import ARCHIVE_SUFFIXES, ArchiveLimits, extract, is_archive, single_root
 from gateway.artifacts import import_artifact
 from gateway.errors import Forbidden, InvalidInput, Unprocessable, UnsupportedMediaType
 from model_repo.formats import FORMAT_NAMES
@@ -70,8 +70,9 @@ def plan_upload(filename: str, to: str | None, policy: UploadPolicy) -> UploadPl
         framework = framework_of(Path(name))
     except ModelLoadError:
         raise UnsupportedMediaType(
-            f"{name}: modelport stores .onnx, .pmml and SavedModel archives (.zip, .tar.gz) "
-            "as they are, and converts .skops, .pt2, .pt, .keras and .h5 models; "
+            f"{name}: modelport stores {' and '.join(ARTIFACT_SUFFIXES)} artifacts and "
+            f"SavedModel archives ({', '.join(ARCHIVE_SUFFIXES)}) as they are, and converts "
+            f"source models ({', '.join(SOURCE_SUFFIXES)}); "
             f"{suffix or 'a file without a suffix'} is none of them"
         ) from None
     if to is None:

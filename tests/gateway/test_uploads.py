@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from converters.loading import SOURCE_SUFFIXES
+from gateway.archives import ARCHIVE_SUFFIXES
 from gateway.errors import Forbidden, GatewayError, InvalidInput, UnsupportedMediaType
-from gateway.uploads import UploadPolicy, plan_upload, safe_filename
+from gateway.uploads import ARTIFACT_SUFFIXES, UploadPolicy, plan_upload, safe_filename
 
 PLANS = [
     ("model.onnx", None, ("artifact", "onnx", False)),
@@ -41,6 +43,14 @@ REFUSALS = [
 def test_refusals(filename: str, to: str | None, error: type[GatewayError], message: str) -> None:
     with pytest.raises(error, match=message):
         plan_upload(filename, to, UploadPolicy())
+
+
+def test_an_unsupported_upload_lists_every_accepted_suffix() -> None:
+    with pytest.raises(UnsupportedMediaType) as caught:
+        plan_upload("notes.txt", "onnx", UploadPolicy())
+    for suffix in (*ARTIFACT_SUFFIXES, *ARCHIVE_SUFFIXES, *SOURCE_SUFFIXES):
+        assert suffix in caught.value.message, suffix
+    assert ".pth" in SOURCE_SUFFIXES and ".hdf5" in SOURCE_SUFFIXES
 
 
 def test_pickles_pass_when_the_operator_allows_them() -> None:
