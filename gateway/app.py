@@ -6,7 +6,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from converters.base import modelport_version
 from gateway.auth import Auth
 from gateway.config import ServerConfig, archive_limits
 from gateway.dataplane import DataPlane
@@ -59,7 +59,7 @@ def create_app(config: ServerConfig) -> FastLane:
 
     api = FastAPI(
         title="modelport",
-        version=server_version(),
+        version=modelport_version(),
         summary="ONNX, PMML and SavedModel artifacts behind the V2 and TF Serving REST APIs",
         lifespan=lifespan,
         redoc_url=None,
@@ -106,7 +106,7 @@ def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecut
         metrics,
         admin_pool,
         UploadPolicy(config.allow_pickle, archive_limits(config)),
-        server_version(),
+        modelport_version(),
     )
     return plane, (inference_pool, admin_pool)
 
@@ -168,10 +168,3 @@ class _LastResort:
             if started:  # too late for an answer: the server must close the connection
                 raise
             await error_response(translate(exc))(scope, receive, send)
-
-
-def server_version() -> str:
-    try:
-        return version("modelport")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
