@@ -450,7 +450,7 @@ CASES = [
         "POST",
         UPLOAD,
         415,
-        "model.txt: modelport stores .onnx, .pmml",
+        "model.txt: modelport stores .onnx and .pmml artifacts",
         upload("model.txt", b"hello"),
     ),
     Case(
