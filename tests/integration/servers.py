@@ -45,17 +45,29 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(
-    repo: Path, log: Path, *args: str, admin_token: str | None = ADMIN_TOKEN, timeout: float = 90
+    repo: Path,
+    log: Path,
+    *args: str,
+    admin_token: str | None = ADMIN_TOKEN,
+    timeout: float = 90,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Serve `repo` until the block ends; on exit, the log must hold no traceback."""
-    port = free_port()
+    """Serve `repo` until the block ends; on exit, the log must hold no traceback.
+
+    `port`: a port chosen beforehand (else a free one); `env`: variables added to the
+    server's environment (every inherited `MODELPORT_*` one is dropped first).
+    """
+    port = port or free_port()
     command = [*MODELPORT, "serve", "--repo", str(repo), "--port", str(port), *args]
     if admin_token is not None:
         command += ["--admin-token", admin_token]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
-    env["PYTHONUNBUFFERED"] = "1"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+    environment.update(env or {}, PYTHONUNBUFFERED="1")
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment
+        )
     server = Server(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", repo, log, admin_token or "")
     try:
         _wait_ready(server, process, timeout)
