@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.integration.load import metric
 from tests.integration.models import IRIS_COLUMNS, ONNX_TYPES, Sources, iris_rows, sample_of
 from tests.integration.servers import Server, running_server
 
@@ -70,9 +71,10 @@ def test_model_metadata_in_triton_shape(triton) -> None:
 
 def test_tritonclient_binary_defaults_match_the_source(triton, sources: Sources) -> None:
     rows = iris_rows(sources)
-    result = triton.infer("iris_array", _triton_inputs({"input": rows}, {"input": "FP32"}, True))
+    inputs = _triton_inputs({"input": rows}, {"input": "FP32"}, True)
+    result = triton.infer("iris_array", inputs, request_id="bin-3")
     response = result.get_response()
-    assert response["model_version"] == "1"
+    assert response["model_version"] == "1" and response["id"] == "bin-3"
     assert all("binary_data_size" in out["parameters"] for out in response["outputs"])
     np.testing.assert_array_equal(result.as_numpy("label"), sources.array_model.predict(rows))
     np.testing.assert_allclose(
@@ -224,19 +226,52 @@ def test_unload_and_load_through_tritonclient(triton, server: Server) -> None:
 
 
 def test_metrics_by_model_and_version(server: Server, sources: Sources) -> None:
+    """Each request counted once, under the version that served it (alias resolved)."""
     rows = iris_rows(sources, 1)
     tensor = {"name": "input", "datatype": "FP32", "shape": [1, 4], "data": rows[0].tolist()}
-    httpx.post(f"{server.url}/v2/models/iris/versions/2/infer", json={"inputs": [tensor]})
-    httpx.post(
+    names = (
+        "modelport_inference_requests_total",
+        "modelport_inference_failures_total",
+        "modelport_inference_duration_seconds_count",
+    )
+
+    def counts() -> dict[tuple[str, str], float]:
+        text = httpx.get(f"{server.url}/metrics").text
+        return {
+            (name, version): metric(text, name, model="iris", version=version)
+            for name in names
+            for version in ("1", "2")
+        }
+
+    before = counts()
+    for path in ("iris/versions/2", "iris/versions/canary"):  # two served by version 2
+        ok = httpx.post(f"{server.url}/v2/models/{path}/infer", json={"inputs": [tensor]})
+        assert ok.status_code == 200, ok.text
+    bad = httpx.post(
         f"{server.url}/v2/models/iris/versions/2/infer",
         json={"inputs": [{**tensor, "shape": [1, 3]}]},
     )
+    assert bad.status_code == 400, bad.text
+    tf = httpx.post(
+        f"{server.url}/v1/models/iris/labels/canary:predict", json={"instances": [rows[0].tolist()]}
+    )
+    assert tf.status_code == 200, tf.text
+    after = counts()
+    delta = {key: after[key] - before[key] for key in before}
+    assert delta == {
+        ("modelport_inference_requests_total", "1"): 0,
+        ("modelport_inference_requests_total", "2"): 4,
+        ("modelport_inference_failures_total", "1"): 0,
+        ("modelport_inference_failures_total", "2"): 1,
+        ("modelport_inference_duration_seconds_count", "1"): 0,
+        ("modelport_inference_duration_seconds_count", "2"): 3,
+    }
     text = httpx.get(f"{server.url}/metrics").text
-    assert 'modelport_inference_requests_total{model="iris",version="2"}' in text
     assert 'modelport_inference_failures_total{model="iris",status="400",version="2"}' in text
     assert 'modelport_inference_duration_seconds_bucket{le="+Inf",model="iris",version="2"}' in text
     assert 'modelport_model_version_state{model="broken",state="FAILED",version="1"} 1.0' in text
     assert 'modelport_model_version_state{model="iris",state="READY",version="1"} 1.0' in text
+    assert 'modelport_model_version_state{model="iris",state="READY",version="2"} 1.0' in text
 
 
 def test_openapi_documents_every_endpoint(server: Server) -> None:
