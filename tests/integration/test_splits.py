@@ -58,30 +58,56 @@ def infer(http: httpx.Client, path: str, headers: dict[str, str] | None = None) 
     return result
 
 
-def canary(http: httpx.Client, key: str) -> str:
+def canary(http: httpx.Client, key: str | None) -> str:
     path = "/v2/models/ab/versions/canary/infer"
-    version: str = infer(http, path, {"X-Modelport-Key": key})["model_version"]
+    headers = None if key is None else {"X-Modelport-Key": key}
+    version: str = infer(http, path, headers)["model_version"]
     return version
 
 
-def test_a_split_lands_on_its_weights_and_a_sticky_key_on_one_arm(server: Server) -> None:
+def split_shares(server: Server, keyed: bool) -> dict[str, float]:
+    """Percent per version of SPLIT_REQUESTS canary requests from 4 clients."""
+
     def client(first: int) -> Counter[str]:
         with httpx.Client(base_url=server.url, timeout=30) as http:
-            return Counter(canary(http, f"u{i}") for i in range(first, SPLIT_REQUESTS, 4))
+            keys = (f"u{i}" if keyed else None for i in range(first, SPLIT_REQUESTS, 4))
+            return Counter(canary(http, key) for key in keys)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
         counts = sum(pool.map(client, range(4)), Counter[str]())
     elapsed = time.perf_counter() - started
-    share = {v: 100 * n / SPLIT_REQUESTS for v, n in counts.items()}
-    print(f"\nsplit 90/10 over {SPLIT_REQUESTS} requests in {elapsed:.1f} s: {share}")
     assert sum(counts.values()) == SPLIT_REQUESTS
-    assert abs(share["1"] - 90) <= 3 and abs(share["2"] - 10) <= 3
+    share = {v: 100 * n / SPLIT_REQUESTS for v, n in counts.items()}
+    kind = "distinct keys" if keyed else "no key"
+    print(f"\nsplit 90/10 over {SPLIT_REQUESTS} requests ({kind}) in {elapsed:.1f} s: {share}")
+    return share
 
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["distinct-keys", "no-key"])
+def test_a_split_lands_on_its_weights(server: Server, keyed: bool) -> None:
+    share = split_shares(server, keyed)
+    assert set(share) == {"1", "2"}, share
+    assert abs(share["1"] - 90) <= 3 and abs(share["2"] - 10) <= 3, share
+
+
+def test_a_sticky_key_always_gets_one_arm(server: Server) -> None:
+    keys = [f"user-{n}" for n in range(40)]
+    arms = {key: str(SPLIT.pick(key)) for key in keys}
+    assert set(arms.values()) == {"1", "2"}  # the keys cover both arms, so both are checked
     with httpx.Client(base_url=server.url, timeout=30) as http:
-        for key in [f"user-{n}" for n in range(40)]:
+        for key in keys:
             seen = {canary(http, key) for _ in range(5)}
-            assert seen == {str(SPLIT.pick(key))}, key  # one arm, the consistent hash's
+            assert seen == {arms[key]}, key  # one arm, the consistent hash's
+        minority = next(key for key in keys if arms[key] == "2")  # 10%: no match by chance
+        for _ in range(5):
+            tf = http.post(
+                "/v1/models/ab/labels/canary:predict",
+                json={"instances": [[1.0, 2.0]]},
+                headers={"X-Modelport-Key": minority},
+            )
+            assert tf.status_code == 200, tf.text
+            assert tf.headers["X-Modelport-Model-Version"] == "2"  # the same arm on TF
 
 
 def test_shadow_traffic_never_changes_a_response(server: Server) -> None:
@@ -267,13 +293,3 @@ def test_bad_requests_are_refused_and_change_nothing(server: Server) -> None:
     assert json.loads((server.repo / "ab" / "config.json").read_text())["version_policy"] == {
         "all": True
     }
-
-
-def test_tf_serving_predict_follows_the_split(server: Server) -> None:
-    response = httpx.post(
-        server.url + "/v1/models/ab/labels/canary:predict",
-        json={"instances": [[1.0, 2.0]]},
-        headers={"X-Modelport-Key": "user-1"},
-    )
-    assert response.status_code == 200, response.text
-    assert response.headers["X-Modelport-Model-Version"] == str(SPLIT.pick("user-1"))
