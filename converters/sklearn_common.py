@@ -104,7 +104,9 @@ def string_columns(model: Any) -> set[str]:
 
 
 def categories_by_column(model: Any) -> dict[str, list[Any]]:
-    """The categories encoders learned, per named column (missing-value markers left out)."""
+    """The categories encoders learned, per named column (missing-value markers left out):
+    encoders inside a ColumnTransformer, and an encoder that is the model's first step
+    (a Pipeline fed the DataFrame's columns straight into a OneHotEncoder)."""
     found: dict[str, list[Any]] = {}
     for _path, step in iter_steps(model):
         for _name, transformer, columns in getattr(step, "transformers_", ()):
@@ -112,11 +114,25 @@ def categories_by_column(model: Any) -> dict[str, list[Any]]:
             if transformer in ("drop", "passthrough") or not _names(names):
                 continue
             for _p, inner in iter_steps(transformer):
-                for column, cats in zip(names, getattr(inner, "categories_", ()), strict=False):
-                    values = [_plain(c) for c in cats if isinstance(c, str) or np.isfinite(c)]
-                    if values:
-                        found[str(column)] = values
+                _add_categories(found, names, getattr(inner, "categories_", ()))
+    first = first_step(model)
+    first_names = getattr(first, "feature_names_in_", None)
+    if first_names is not None and not hasattr(first, "transformers_"):
+        _add_categories(found, list(first_names), getattr(first, "categories_", ()))
     return found
+
+
+def first_step(model: Any) -> Any:
+    while hasattr(model, "steps"):
+        model = model.steps[0][1]
+    return model
+
+
+def _add_categories(found: dict[str, list[Any]], columns: list[Any], categories: Any) -> None:
+    for column, cats in zip(columns, categories, strict=False):
+        values = [_plain(c) for c in cats if isinstance(c, str) or np.isfinite(c)]
+        if values:
+            found[str(column)] = values
 
 
 def _names(columns: Any) -> bool:

@@ -69,8 +69,9 @@ def _convert(estimator: Any, inputs: tuple[TensorSpec, ...]) -> Any:
     datatypes = {s.datatype for s in inputs}
     if len(datatypes) > 1:
         raise UnsupportedConversion(
-            "the model takes string and numeric columns without a ColumnTransformer; "
-            "wrap its preprocessing in a ColumnTransformer"
+            "the model takes string and numeric columns without a ColumnTransformer, which "
+            "skl2onnx cannot type; wrap its preprocessing in a ColumnTransformer, or convert "
+            "it to pmml, which takes it as it is"
         )
     width = sum(s.shape[1] for s in inputs)
     graph = _to_onnx(estimator, [(_FEATURES, _tensor_type(datatypes.pop(), width))])
@@ -83,10 +84,7 @@ _FEATURES = "features"
 
 def _routes_columns(estimator: Any) -> bool:
     """True when the first step picks columns by name, so skl2onnx takes one input each."""
-    first = estimator
-    while hasattr(first, "steps"):
-        first = first.steps[0][1]
-    return hasattr(first, "transformers_")
+    return hasattr(sklearn_common.first_step(estimator), "transformers_")
 
 
 def _tensor_type(datatype: str, width: int) -> Any:

@@ -326,3 +326,27 @@ def test_an_evaluator_refusing_a_sample_value_is_a_conversion_error(tmp_path: Pa
     )
     assert "purple" in message and "Nothing was published" in message
     assert repo.versions("colors") == []
+
+
+def test_an_encoder_fed_the_columns_directly_converts_with_typed_inputs(tmp_path: Path) -> None:
+    """No ColumnTransformer: the first step's encoder tells which columns are strings, and
+    the synthesized sample draws them from its categories (JPMML refuses any other)."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"color": rng.choice(["red", "blue"], 80), "grade": rng.integers(1, 4, 80).astype(float)}
+    )
+    label = ((frame["color"] == "red") ^ (frame["grade"] > 2)).to_numpy().astype(int)
+    model = make_pipeline(OneHotEncoder(), LogisticRegression()).fit(frame, label)
+    repo = Repository(tmp_path / "repo")
+    manifest = convert_file(repo, _save(tmp_path, model), "plain", "pmml")
+    assert {(s.name, s.datatype) for s in manifest.signature.inputs} == {
+        ("color", "BYTES"),
+        ("grade", "FP32"),
+    }
+    assert manifest.parity is not None and manifest.parity.passed
+    _assert_serves_like_sklearn(repo, manifest, model, frame.tail(12))
