@@ -175,3 +175,64 @@ def test_a_keras_model_taking_strings_is_refused_clearly(tmp_path: Path) -> None
     ):
         convert_file(repo, path, "text", "savedmodel")
     assert repo.models() == []
+
+
+def test_a_subclassed_keras_model_without_declared_inputs_is_refused(tmp_path: Path) -> None:
+    import keras
+
+    @keras.saving.register_keras_serializable(package="modelport_tests")
+    class Doubler(keras.Model):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x: Any) -> Any:
+            return self.dense(x) * 2
+
+    model = Doubler()
+    model(np.zeros((1, 3), np.float32))
+    path = tmp_path / "doubler.keras"
+    model.save(path)
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(
+        UnsupportedConversion,
+        match=r"doubler\.keras is a subclassed Keras model with no declared inputs; build it as "
+        r"a Sequential or functional model .*model\.export\('saved_model'\)",
+    ):
+        convert_file(repo, path, "doubler", "savedmodel")
+    assert repo.models() == []
+
+
+def test_a_keras_file_with_a_python_lambda_is_refused_unloaded(tmp_path: Path) -> None:
+    import keras
+
+    inputs = keras.Input(shape=(3,), name="x")
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(ModelLoadError) as info:
+        convert_file(repo, path, "lambda", "savedmodel")
+    message = str(info.value)
+    assert message.startswith("lambda.keras is not a Keras model Keras")
+    assert "can load safely" in message and "Lambda layers are refused" in message
+    assert repo.models() == []
+
+
+def test_a_saved_model_without_a_serving_signature_is_refused(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    module = tf.Module()
+    module.scale = tf.Variable(2.0)
+    module.apply = tf.function(
+        lambda x: x * module.scale, input_signature=[tf.TensorSpec([None, 3], tf.float32)]
+    )
+    tf.saved_model.save(module, str(tmp_path / "unsigned"), signatures={})
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(
+        ModelLoadError,
+        match=r"the SavedModel unsigned has no 'serving_default' signature, so there is nothing "
+        r"to serve; export it with model\.export",
+    ):
+        convert_file(repo, tmp_path / "unsigned", "unsigned", "savedmodel")
+    assert repo.models() == []

@@ -209,3 +209,28 @@ def test_an_export_failure_names_the_model_the_exporter_and_the_reason(
     ):
         convert_file(repo, path, "kth", "onnx", sample_path=sample)
     assert repo.models() == []
+
+
+class FixedBatch(torch.nn.Module):
+    """Its code pins the batch: a bias with one row per example of a batch of 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.randn(2, 4))
+
+    def forward(self, x):
+        return x + self.bias
+
+
+def test_a_program_whose_code_fixes_the_batch_is_refused_with_the_remedy(tmp_path: Path) -> None:
+    path = tmp_path / "fixed.pt2"
+    torch.export.save(torch.export.export(FixedBatch().eval(), (torch.randn(2, 4),)), path)
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(UnsupportedConversion) as info:
+        convert_file(repo, path, "fixed", "onnx")
+    message = str(info.value)
+    assert message.startswith(
+        "fixed.pt2 was exported with a fixed batch size and its code does not allow another one"
+    )
+    assert "Make the batch free in the model" in message and "Dim('batch')" in message
+    assert repo.models() == []
