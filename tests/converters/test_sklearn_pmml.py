@@ -108,17 +108,33 @@ def test_parity_and_served_predictions_match_sklearn(
     )
 
 
-@pytest.mark.parametrize("case", ["columns", "forest", "gbr"])
-def test_signature_is_exactly_the_onnx_one(
+@pytest.mark.parametrize("case", PMML_CASES)
+def test_signature_and_served_response_are_exactly_the_onnx_ones(
     case: str,
     tmp_path: Path,
+    repo: Repository,
     converted: Callable[[str], Manifest],
     sklearn_files: dict[str, tuple[Path, Any]],
+    sklearn_data: Any,
 ) -> None:
-    onnx = convert_file(Repository(tmp_path), sklearn_files[case][0], case, "onnx")
+    onnx_repo = Repository(tmp_path)
+    onnx = convert_file(onnx_repo, sklearn_files[case][0], case, "onnx")
     pmml = converted(case)
     assert pmml.signature == onnx.signature
     assert pmml.labels == onnx.labels
+    # The same request to both artifacts: the same outputs, shapes and dtypes.
+    request = _tensors(sklearn_data[DATA_OF[case]][2], onnx.signature.input_names)
+    answers = []
+    for store, manifest in ((onnx_repo, onnx), (repo, pmml)):
+        _, predictor = store.open(manifest.name, manifest.version)
+        try:
+            answers.append(predictor.predict(request))
+        finally:
+            predictor.close()
+    from_onnx, from_pmml = answers
+    assert sorted(from_onnx) == sorted(from_pmml) == sorted(onnx.signature.output_names)
+    for name, values in from_onnx.items():
+        assert (values.shape, values.dtype) == (from_pmml[name].shape, from_pmml[name].dtype), name
 
 
 def test_knn_regressor_converts_quietly(
