@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,10 +11,18 @@ from model_repo.repository import Repository
 from tests.artifacts import publish_tiny
 
 
-def publish_many(root: str, name: str, count: int) -> None:
+def publish_many(
+    root: str, name: str, count: int, first: float = 0.0, go_file: str | None = None
+) -> None:
+    """Publish `count` versions with offsets first, first + 1 ...; with `go_file`, only once
+    it exists, so that several publishers started one after another publish at once."""
     repo = Repository(root)
+    if go_file is not None:
+        Path(f"{go_file}.{os.getpid()}").touch()  # ready
+        while not Path(go_file).exists():
+            time.sleep(0.001)
     for i in range(count):
-        publish_tiny(repo, name, offset=float(i))
+        publish_tiny(repo, name, offset=first + i)
 
 
 def write_forever(root: str, name: str, ready_file: str) -> None:
@@ -32,6 +41,6 @@ def write_forever(root: str, name: str, ready_file: str) -> None:
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "many":
-        publish_many(args[0], args[1], int(args[2]))
+        publish_many(args[0], args[1], int(args[2]), *map(float, args[3:4]), *args[4:])
     else:
         write_forever(*args)

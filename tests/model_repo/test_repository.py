@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 import signal
@@ -41,7 +43,11 @@ def test_publish_numbers_versions_and_records_hashes(tmp_path: Path) -> None:
     assert (first.version, second.version) == (1, 2)
     assert repo.versions("adder") == [1, 2]
     stored = repo.manifest("adder", 2)
-    assert stored.files.keys() == {"model.onnx"}
+    artifact = repo.version_dir("adder", 2) / "model.onnx"
+    assert stored.files == {"model.onnx": hashlib.sha256(artifact.read_bytes()).hexdigest()}
+    on_disk = json.loads((repo.version_dir("adder", 2) / "manifest.json").read_text())
+    assert on_disk["files"] == stored.files and on_disk["version"] == 2
+    assert on_disk["signature"]["inputs"] == [{"name": "x", "datatype": "FP32", "shape": [-1, 2]}]
     assert stored.created
     manifest, predictor = repo.open("adder", 2)
     out = predictor.predict({"x": np.array([[1.0, 2.0]], dtype=np.float32)})
@@ -67,14 +73,31 @@ def test_default_version_is_stable_alias_else_latest(tmp_path: Path) -> None:
 
 
 def test_two_concurrent_publishers_get_distinct_versions(tmp_path: Path) -> None:
-    procs = [_run_publisher("many", str(tmp_path), "shared", "6") for _ in range(2)]
+    count, go = 20, tmp_path / "go"
+    procs = [
+        _run_publisher("many", str(tmp_path / "repo"), "shared", str(count), str(first), str(go))
+        for first in (0, 1000)
+    ]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("go.*"))) < len(procs):  # both started, waiting
+        assert all(p.poll() is None for p in procs)
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    go.touch()
     for proc in procs:
         _, stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, stderr.decode()
-    repo = Repository(tmp_path)
-    assert repo.versions("shared") == list(range(1, 13))
-    offsets = sorted(repo.manifest("shared", v).notes["offset"] for v in range(1, 13))
-    assert offsets == sorted([float(i) for i in range(6)] * 2)
+    repo = Repository(tmp_path / "repo")
+    assert repo.versions("shared") == list(range(1, 2 * count + 1))
+    offsets = [repo.manifest("shared", v).notes["offset"] for v in repo.versions("shared")]
+    assert sorted(offsets) == [float(i) for i in range(count)] + [1000.0 + i for i in range(count)]
+    # Each publisher's versions in its own order, and the two really ran at once.
+    publisher = [offset >= 1000 for offset in offsets]
+    for mine in (False, True):
+        own = [o for o, p in zip(offsets, publisher, strict=True) if p is mine]
+        assert own == sorted(own)
+    switches = sum(a != b for a, b in itertools.pairwise(publisher))
+    assert switches > 1, publisher
 
 
 def test_publisher_killed_mid_write_leaves_no_visible_version(tmp_path: Path) -> None:
