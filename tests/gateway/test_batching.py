@@ -208,3 +208,56 @@ def test_a_version_is_reconfigured_in_place_and_an_unbatchable_one_is_left_alone
     fixed = ServingRuntime(inner.inner, "f", 1, unbatchable="input 'x' has shape [1, 2]")
     fixed.configure(Batching(8, 1000))
     assert fixed.active is inner.inner and fixed.batching is None
+
+
+def write_free_width_onnx(path: Path, offset: float = 0.0) -> Signature:
+    """y = x * 2 for FP32 x [-1, -1]: requests of different widths cannot be concatenated."""
+    from onnx import TensorProto, helper, save
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "x"], ["y"])],
+        "double",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, str(path))
+    return Signature.of([TensorSpec("x", "FP32", (-1, -1))], [TensorSpec("y", "FP32", (-1, -1))])
+
+
+def test_requests_that_cannot_be_merged_each_get_their_own_answer(tmp_path, pool) -> None:
+    inner = counting(tmp_path, pool, write=write_free_width_onnx)
+    runtime = batching(inner, max_batch_size=32, max_queue_delay_us=50_000)
+    requests = [np.full((1 + i % 2, 2 + i % 3), i, dtype=np.float32) for i in range(6)]
+
+    async def scenario() -> list[Tensors]:
+        return await asyncio.gather(*(runtime.predict({"x": x}) for x in requests))
+
+    results = asyncio.run(scenario())
+    for x, result in zip(requests, results, strict=True):
+        np.testing.assert_array_equal(result["y"], x * 2)
+    assert inner.calls == [1, 2, 1, 2, 1, 2]  # the merge failed before the runtime: each alone
+    assert runtime.stats.retried == 1 and runtime.stats.batches == 0
+
+
+def test_a_request_given_up_on_leaves_its_batch_mates_their_answers(tmp_path, pool) -> None:
+    inner = counting(tmp_path, pool)
+    runtime = batching(inner, max_batch_size=64, max_queue_delay_us=50_000)
+
+    async def scenario() -> list[Tensors | BaseException]:
+        tasks = [
+            asyncio.create_task(runtime.predict({"x": np.full((1, 2), i, np.float32)}))
+            for i in range(5)
+        ]
+        await asyncio.sleep(0.01)  # all queued, the batch not yet started
+        tasks[2].cancel()  # a client that disconnected
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert isinstance(results[2], asyncio.CancelledError)
+    for i in (0, 1, 3, 4):
+        result = results[i]
+        assert not isinstance(result, BaseException)
+        assert result["y"].tolist() == [[i + 1.0, i + 1.0]]
+    assert len(inner.calls) == 1  # still one merged call
