@@ -366,3 +366,21 @@ def test_an_encoder_fed_the_columns_directly_converts_with_typed_inputs(tmp_path
     }
     assert manifest.parity is not None and manifest.parity.passed
     _assert_serves_like_sklearn(repo, manifest, model, frame.tail(12))
+
+
+@pytest.mark.parametrize(
+    ("case", "fields"),
+    [
+        ("forest", ["y", "x1", "x2", "x3", "x4", "x5", "x6"]),
+        ("columns", ["y", "color", "size", "weight"]),
+    ],
+)
+def test_pmml_fields_are_named_after_the_columns_or_x1_to_xn(
+    case: str, fields: list[str], repo: Repository, converted: Callable[[str], Manifest]
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    manifest = converted(case)
+    document = ET.parse(repo.artifact_path(case, manifest.version)).getroot()
+    names = [e.get("name") for e in document.iter() if e.tag.endswith("}DataField")]
+    assert names == fields
