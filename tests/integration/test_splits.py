@@ -182,6 +182,13 @@ BAD = [
     ),
     (
         "PUT",
+        "/v2/repository/models/ab/aliases/canary",
+        {"weights": {"1": 90, "3": 10}},
+        409,
+        "version 3 failed to load: ab version 3 was modified after publishing",
+    ),
+    (
+        "PUT",
         "/v2/repository/models/ab/aliases/stable",
         {"version": 3},
         409,
