@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.integration.servers import free_port, running_server
@@ -58,14 +59,22 @@ def test_demo_converts_every_model_and_prints_a_request_for_each(tmp_path: Path)
     assert len(curls) == len(EXPECTED), result.stdout
     for name in EXPECTED:
         assert any(f"/v2/models/{name}/infer -d '" in line for line in curls), name
+    answers = {}
     with running_server(repo, tmp_path / "server.log", port=port):
         for line in curls:  # exactly as printed, through the shell a user would paste into
             done = subprocess.run(line, shell=True, capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, (line, done.stderr)
             answer = json.loads(done.stdout)
+            answers[answer["model_name"]] = answer
             assert answer["model_version"] == "1", (line, answer)
             url = f"http://127.0.0.1:{port}/v2/models/{answer['model_name']}/infer"
             assert shlex.split(line)[2] == url, (line, answer)
             assert answer["outputs"] and all(o["data"] for o in answer["outputs"]), answer
+    for model in ("iris", "loan"):  # one classifier, two formats: one answer, one schema
+        onnx, pmml = answers[f"{model}-onnx"]["outputs"], answers[f"{model}-pmml"]["outputs"]
+        schema = [(o["name"], o["datatype"], o["shape"]) for o in onnx]
+        assert schema == [(o["name"], o["datatype"], o["shape"]) for o in pmml], model
+        assert onnx[0]["name"] == "label" and onnx[0]["data"] == pmml[0]["data"], model
+        np.testing.assert_allclose(onnx[1]["data"], pmml[1]["data"], rtol=1e-5, atol=1e-6)
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stdout.count("already in") == len(EXPECTED)
