@@ -1,6 +1,7 @@
-"""A version copied in by hand that fails to load, then repaired (README, "A rollout"):
+"""Versions written by hand. One that fails to load, then is repaired (README, "A rollout"):
 FAILED with its reason while the old version serves, an alias to it refused with the alias
-kept, not retried by the poll, and loaded by `POST /v2/repository/models/{m}/load`.
+kept, not retried by the poll, and loaded by `POST /v2/repository/models/{m}/load`. And with
+the poll off (`--poll-interval 0`), a new version waits for `POST /v2/repository/reload`.
 """
 
 from __future__ import annotations
@@ -102,3 +103,22 @@ def test_a_failed_version_is_reported_refused_and_loaded_once_repaired(
         headers=server.admin,
     )
     assert switched.status_code == 200, switched.text
+
+
+def test_with_the_poll_off_a_change_waits_for_the_reload_endpoint(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    repo = Repository(root)
+    publish_tiny(repo, "m", 1.0)
+    with running_server(root, tmp_path / "server.log", "--poll-interval", "0") as server:
+        assert served_by(server)[0] == "1"
+        publish_tiny(repo, "m", 2.0)  # behind the gateway's back
+        time.sleep(2.5)  # over twice the default poll interval
+        assert served_by(server)[0] == "1", "--poll-interval 0 turns the poll off"
+        assert entry(server, "2") == {}
+        refused = httpx.post(server.url + "/v2/repository/reload")
+        assert refused.status_code == 401
+        reloaded = httpx.post(server.url + "/v2/repository/reload", headers=server.admin)
+        assert reloaded.status_code == 200, reloaded.text
+        states = {(e["name"], e.get("version")): e["state"] for e in reloaded.json()}
+        assert states[("m", "2")] == "READY"  # the answer is the index after the reload
+        assert served_by(server) == ("2", [3.0, 3.0])
