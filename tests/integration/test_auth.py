@@ -53,14 +53,23 @@ def test_inference_needs_the_inference_or_admin_token(server: Server, admin_toke
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"] == "Bearer"
     assert "requires the inference token" in refused.json()["error"]
-    assert httpx.post(url, json=REQUEST, headers=bearer("nope")).status_code == 401
-    assert httpx.post(url, json=REQUEST, headers=bearer(READER)).status_code == 200
-    assert httpx.post(url, json=REQUEST, headers=bearer(admin_token)).status_code == 200
-    tf = httpx.post(
-        server.url + "/v1/models/iris_array:predict", json={"instances": [[1, 2, 3, 4]]}
-    )
-    assert tf.status_code == 401
-    assert httpx.get(server.url + "/v2/models/iris").status_code == 401
+    wrong = httpx.post(url, json=REQUEST, headers=bearer("nope"))
+    assert wrong.status_code == 401
+    assert wrong.json() == {"error": "the bearer token is not valid for this server"}
+    for token in (READER, admin_token):
+        served = httpx.post(url, json=REQUEST, headers=bearer(token))
+        assert served.status_code == 200 and served.json()["model_version"] == "1", served.text
+    tf_url = server.url + "/v1/models/iris_array:predict"
+    tf = httpx.post(tf_url, json={"instances": [[1, 2, 3, 4]]})
+    assert tf.status_code == 401 and "requires the inference token" in tf.json()["error"]
+    tf_ok = httpx.post(tf_url, json={"instances": [[1, 2, 3, 4]]}, headers=bearer(READER))
+    assert tf_ok.status_code == 200, tf_ok.text
+    for path in ("/v2/models/iris", "/v1/models/iris", "/v2/models/iris/ready"):
+        read = httpx.get(server.url + path)
+        assert read.status_code == 401, path
+        assert "requires the inference token" in read.json()["error"], path
+    index = httpx.post(server.url + "/v2/repository/index")
+    assert index.status_code == 401 and "requires the inference token" in index.json()["error"]
 
 
 def test_health_and_metrics_stay_open(server: Server) -> None:
