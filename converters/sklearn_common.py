@@ -166,6 +166,30 @@ def label_datatype(model: Any) -> str:
     )
 
 
+def check_kind(model: Any) -> None:
+    """Refuse a model that is neither a classifier nor a regressor (a clusterer, an outlier
+    detector ...): the contract has outputs for those two kinds only, in every format."""
+    estimator = final_estimator(model)
+    if is_classifier(model) or _estimator_type(estimator) == "regressor":
+        return
+    kind = (_estimator_type(estimator) or "").replace("_", " ")
+    what = "neither a classifier nor a regressor"
+    if kind:
+        what = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+    raise UnsupportedConversion(
+        f"{type(estimator).__name__} is {what}; modelport converts classifiers (outputs "
+        "`label` and `probabilities`) and regressors (output `prediction`), to every format"
+    )
+
+
+def _estimator_type(estimator: Any) -> str | None:
+    try:
+        kind = estimator.__sklearn_tags__().estimator_type
+    except Exception:  # not a scikit-learn estimator, or one from before tags
+        kind = getattr(estimator, "_estimator_type", None)
+    return str(kind) if kind else None
+
+
 def output_specs(model: Any) -> tuple[TensorSpec, ...]:
     estimator = final_estimator(model)
     if is_classifier(model):
@@ -174,10 +198,7 @@ def output_specs(model: Any) -> tuple[TensorSpec, ...]:
             return (label,)
         n_classes = len(estimator.classes_)
         return (label, TensorSpec("probabilities", "FP32", (-1, n_classes)))
-    if not hasattr(estimator, "predict"):
-        raise UnsupportedConversion(
-            f"{type(estimator).__name__} is neither classifier nor regressor"
-        )
+    check_kind(model)
     n_targets = int(getattr(estimator, "n_outputs_", 1) or 1)
     coef = getattr(estimator, "coef_", None)
     if coef is not None and np.ndim(coef) == 2 and np.shape(coef)[0] > 1:

@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from converters.base import Sample, SourceModel
-from converters.sklearn_common import final_estimator, input_specs, reference
+from converters.sklearn_common import check_kind, final_estimator, input_specs, reference
 from converters.sklearn_synth import synthesize
 from model_repo.formats.base import Tensors
 from model_repo.manifest import Tolerance
@@ -33,6 +33,7 @@ class SklearnContract:
     framework = "sklearn"
 
     def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
+        check_kind(model.obj)
         return input_specs(model.obj)
 
     def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:

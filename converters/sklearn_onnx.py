@@ -111,7 +111,12 @@ def _to_onnx(estimator: Any, initial_types: list[tuple[str, Any]]) -> Any:
             )
             return to_onnx(estimator, initial_types=initial_types, options=options)
     except (RuntimeError, NotImplementedError) as exc:
-        if "Unable to find a shape calculator" in str(exc) or "not supported" in str(exc):
+        reason = str(exc)
+        if (
+            isinstance(exc, NotImplementedError)
+            or "Unable to find a shape calculator" in reason
+            or "not supported" in reason
+        ):
             raise UnsupportedConversion(f"skl2onnx cannot convert this model: {exc}") from exc
         raise ConversionError(f"skl2onnx failed: {exc}") from exc
     except Exception as exc:  # skl2onnx raises ValueError, TypeError, KeyError ...

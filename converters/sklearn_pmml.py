@@ -86,6 +86,7 @@ class SklearnToPmml(SklearnContract):
         return f"{cls.__module__}.{cls.__qualname__}" in _class_mapping()
 
     def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
+        sklearn_common.check_kind(model.obj)
         _check_convertible(model.obj, self)
         return super().input_specs(model)
 

@@ -138,3 +138,51 @@ def test_an_encoder_over_string_columns_without_column_transformer_converts(
     got = predictor.predict({c: fresh[c].to_numpy(dtype=object).reshape(-1, 1) for c in fresh})
     np.testing.assert_array_equal(got["label"], model.predict(fresh))
     np.testing.assert_allclose(got["probabilities"], model.predict_proba(fresh), atol=1e-6)
+
+
+def _kinds() -> dict[str, tuple[Any, str]]:
+    from sklearn.cluster import KMeans
+    from sklearn.ensemble import IsolationForest
+    from sklearn.mixture import GaussianMixture
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import OneClassSVM
+
+    return {
+        "kmeans": (make_pipeline(StandardScaler(), KMeans(2, n_init=1)), "KMeans is a clusterer"),
+        "iforest": (IsolationForest(n_estimators=5), "IsolationForest is an outlier detector"),
+        "ocsvm": (OneClassSVM(), "OneClassSVM is an outlier detector"),
+        "gmm": (GaussianMixture(2), "GaussianMixture is a density estimator"),
+    }
+
+
+@pytest.mark.parametrize("target", ["onnx", pytest.param("pmml", marks=pytest.mark.pmml)])
+@pytest.mark.parametrize("kind", sorted(_kinds()))
+def test_a_model_neither_classifier_nor_regressor_is_refused_up_front(
+    tmp_path: Path, kind: str, target: str
+) -> None:
+    """Refused before any converter runs, not by onnxruntime failing on the staged graph's
+    output types, or a PMML without a target field."""
+    model, what = _kinds()[kind]
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    path = _save(tmp_path, model.fit(x), kind)
+    repo = Repository(tmp_path / "repo")
+    with pytest.raises(UnsupportedConversion) as info:
+        convert_file(repo, path, kind, target)
+    message = str(info.value)
+    assert message.startswith(what), message
+    assert "modelport converts classifiers" in message and "regressors" in message
+    assert repo.models() == []
+
+
+def test_an_option_skl2onnx_does_not_implement_is_unsupported(tmp_path: Path) -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    model = KNeighborsRegressor(3, metric="haversine", algorithm="ball_tree").fit(x, x[:, 0])
+    _refused(
+        tmp_path,
+        _save(tmp_path, model, "haversine"),
+        UnsupportedConversion,
+        "skl2onnx cannot convert this model: metric='haversine' is not implemented",
+    )
