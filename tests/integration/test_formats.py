@@ -261,3 +261,50 @@ def test_torch_conversion_on_the_server_matches_the_source(server: Server, tmp_p
     with torch.no_grad():
         expected = module(torch.from_numpy(rows)).numpy()
     np.testing.assert_allclose(_one_input(server, "mlp", rows), expected, rtol=1e-5, atol=1e-6)
+
+
+# ---- tritonclient's binary defaults on every format --------------------------------------
+
+
+def _triton_binary(server: Server, model: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    import tritonclient.http as triton_http
+
+    client = triton_http.InferenceServerClient(server.host_port)
+    try:
+        inputs = []
+        for name, array in arrays.items():
+            tensor = triton_http.InferInput(name, list(array.shape), "FP32")
+            tensor.set_data_from_numpy(array)  # binary_data=True: the default
+            inputs.append(tensor)
+        result = client.infer(model, inputs)
+        response = result.get_response()
+        assert all("binary_data_size" in o["parameters"] for o in response["outputs"])
+        return {o["name"]: result.as_numpy(o["name"]) for o in response["outputs"]}
+    finally:
+        client.close()
+
+
+@pytest.mark.pmml
+@needs_java
+def test_tritonclient_binary_on_pmml(
+    server: Server, sources: Sources, pmml: dict[str, Any]
+) -> None:
+    rows = iris_rows(sources)
+    got = _triton_binary(server, "iris_pmml", {c: rows[:, [i]] for i, c in enumerate(IRIS_COLUMNS)})
+    frame = sources.iris_x.iloc[::30].head(len(rows))
+    np.testing.assert_array_equal(got["label"], sources.columns_model.predict(frame))
+    np.testing.assert_allclose(
+        got["probabilities"], sources.columns_model.predict_proba(frame), rtol=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.tensorflow
+@needs_tf
+def test_tritonclient_binary_on_savedmodel(
+    server: Server, keras_model: tuple[Path, Any], savedmodel: dict[str, Any]
+) -> None:
+    rows = np.random.default_rng(6).standard_normal((4, 4)).astype(np.float32)
+    (spec,) = savedmodel["signature"]["inputs"]
+    (output,) = _triton_binary(server, "dense", {spec["name"]: rows}).values()
+    expected = np.asarray(keras_model[1](rows))
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-6)
