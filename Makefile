@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 convert-demo: install
-	$(BIN)/python -m demo.build_models --repo models
+	$(BIN)/python -m demo.build_models --repo models --url http://$(HOST):$(PORT)
 
 serve: install
 	$(BIN)/modelport serve --repo models --host $(HOST) --port $(PORT)
