@@ -27,7 +27,7 @@ from converters.registry import get_converter
 from converters.samples import load_sample
 from model_repo import check_model_name
 from model_repo.aliases import AliasTarget, check_alias_name
-from model_repo.errors import InvalidArgument, ModelportError
+from model_repo.errors import ArtifactError, InvalidArgument, ModelportError
 from model_repo.formats import get_format
 from model_repo.formats.base import Tensors
 from model_repo.manifest import Manifest, ParityReport, Provenance
@@ -103,7 +103,17 @@ def check_parity(
     """Run the staged artifact and the source model on the sample; raise on failure."""
     fmt = get_format(converter.target)
     artifact = staging.path / fmt.artifact_name
-    predictor = fmt.open(artifact, export.signature)
+    try:
+        predictor = fmt.open(artifact, export.signature)
+    except ArtifactError as exc:
+        # The converter wrote something its own runtime refuses: a converter bug, not the
+        # user's file, so it is reported as a failed conversion, without the staging path.
+        reason = str(exc).replace(str(staging.path) + "/", "")
+        raise ConversionError(
+            f"the converted {converter.target} artifact of {source.path.name} cannot be "
+            f"opened by its runtime ({reason}); nothing was published. This is a converter "
+            "limitation for this model: please report it with the model's type"
+        ) from exc
     try:
         candidate = _on_sample(
             f"the converted {converter.target} artifact", sample, predictor.predict

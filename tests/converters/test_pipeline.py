@@ -57,3 +57,34 @@ def test_a_source_model_failing_on_the_sample_is_a_clear_error(
     )
     assert "Nothing was published; check that the sample holds values" in message
     assert repo.models() == []
+
+
+def test_an_artifact_its_own_runtime_refuses_is_a_failed_conversion(
+    tmp_path: Path, linear_file: Path
+) -> None:
+    # No converter is known to write such an artifact any more; a staged file onnxruntime
+    # cannot read stands in for one, and check_parity must say so without the staging path.
+    from converters.base import Export, Sample, SourceModel
+    from converters.pipeline import check_parity
+    from converters.registry import get_converter
+    from model_repo.signature import Signature, TensorSpec
+
+    repo = Repository(tmp_path / "repo")
+    signature = Signature(
+        (TensorSpec("input", "FP32", (-1, 2)),), (TensorSpec("prediction", "FP32", (-1,)),)
+    )
+    source = SourceModel("sklearn", object(), linear_file, "skops")
+    sample = Sample({"input": np.zeros((2, 2), np.float32)}, "synthesized:zeros")
+    with repo.stage("linear") as staging:
+        (staging.path / "model.onnx").write_bytes(b"not an onnx graph")
+        with pytest.raises(ConversionError) as info:
+            check_parity(
+                get_converter("sklearn", "onnx"), source, sample, Export(signature), staging, False
+            )
+    message = str(info.value)
+    assert message.startswith(
+        "the converted onnx artifact of linear.skops cannot be opened by its runtime ("
+    )
+    assert "nothing was published" in message
+    assert ".staging" not in message
+    assert repo.models() == []
