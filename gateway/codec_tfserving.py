@@ -79,6 +79,8 @@ def _rows(instances: Any) -> list[RequestTensor]:
 
 
 def _columns(inputs: Any) -> list[RequestTensor]:
+    if inputs is None or (isinstance(inputs, list) and not inputs):
+        raise InvalidInput("'inputs' must be a tensor (a list) or an object of named tensors")
     if isinstance(inputs, dict) and not _is_b64(inputs):
         if not inputs:
             raise InvalidInput("'inputs' is an empty object")

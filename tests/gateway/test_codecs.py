@@ -138,3 +138,9 @@ def test_tf_responses_mirror_the_request_format() -> None:
     assert columns == {"outputs": {"label": [0, 2], "p": [[0.5, 0.5], [0.25, 0.75]]}}
     single = InferenceResult("m", 1, {"y": np.array([b"x"], object)}, {"y": "BYTES"})
     assert orjson.loads(encode_predict(single, row_format=True)) == {"predictions": ["x"]}
+
+
+@pytest.mark.parametrize("inputs", [None, []])
+def test_tf_columnar_inputs_that_hold_no_tensor_are_named(inputs: object) -> None:
+    with pytest.raises(InvalidInput, match="'inputs' must be a tensor"):
+        decode_predict(orjson.dumps({"inputs": inputs}))
