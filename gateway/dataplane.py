@@ -146,10 +146,12 @@ class DataPlane:
         statuses = self.manager.statuses(name)
         if ref is None:
             return statuses
-        version = _version_of(routing.aliases.get(ref), ref)
-        chosen = [s for s in statuses if s.version == version]
+        target = routing.aliases.get(ref)
+        # A split label has several versions; its status lists every arm, in version order.
+        versions = target.versions if target is not None else (_version_number(ref),)
+        chosen = [s for s in statuses if s.version in versions]
         if not chosen:
-            raise routing.missing(version)
+            raise routing.missing(versions[0])
         return chosen
 
     # ---- the repository ---------------------------------------------------------------------
@@ -244,9 +246,7 @@ def _checked_alias(alias: str) -> str:
         raise translate(exc) from None
 
 
-def _version_of(target: AliasTarget | None, ref: str) -> int:
-    if target is not None:
-        return target.pick()
+def _version_number(ref: str) -> int:
     if ref.isascii() and ref.isdigit():
         return int(ref)
     raise NotFound(f"no version or label {ref!r}")

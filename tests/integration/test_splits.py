@@ -110,6 +110,13 @@ def test_a_sticky_key_always_gets_one_arm(server: Server) -> None:
             assert tf.headers["X-Modelport-Model-Version"] == "2"  # the same arm on TF
 
 
+def test_tf_status_of_a_split_label_lists_every_arm(server: Server) -> None:
+    for _ in range(5):  # a single pick would show one arm, and differ between calls
+        status = httpx.get(f"{server.url}/v1/models/ab/labels/canary").json()
+        listed = [(s["version"], s["state"]) for s in status["model_version_status"]]
+        assert listed == [("1", "AVAILABLE"), ("2", "AVAILABLE")], status
+
+
 def test_shadow_traffic_never_changes_a_response(server: Server) -> None:
     def client(alias: str) -> list[dict[str, Any]]:
         with httpx.Client(base_url=server.url, timeout=30) as http:
