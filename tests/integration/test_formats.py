@@ -101,11 +101,7 @@ def test_pmml_conversion_on_the_server_matches_the_source(
     assert pmml["provenance"]["converter"] == "sklearn_pmml"
     rows = iris_rows(sources)
     got = outputs_of(infer(server, "iris_pmml", column_inputs(rows)))
-    frame = sources.iris_x.iloc[::30].head(len(rows))
-    np.testing.assert_array_equal(got["label"], sources.columns_model.predict(frame))
-    np.testing.assert_allclose(
-        got["probabilities"], sources.columns_model.predict_proba(frame), rtol=1e-6, atol=1e-7
-    )
+    assert_answers_like_the_column_model(got, sources, len(rows))
 
 
 @pytest.mark.pmml
@@ -291,11 +287,7 @@ def test_tritonclient_binary_on_pmml(
 ) -> None:
     rows = iris_rows(sources)
     got = _triton_binary(server, "iris_pmml", {c: rows[:, [i]] for i, c in enumerate(IRIS_COLUMNS)})
-    frame = sources.iris_x.iloc[::30].head(len(rows))
-    np.testing.assert_array_equal(got["label"], sources.columns_model.predict(frame))
-    np.testing.assert_allclose(
-        got["probabilities"], sources.columns_model.predict_proba(frame), rtol=1e-6, atol=1e-7
-    )
+    assert_answers_like_the_column_model(got, sources, len(rows))
 
 
 @pytest.mark.tensorflow
@@ -308,3 +300,12 @@ def test_tritonclient_binary_on_savedmodel(
     (output,) = _triton_binary(server, "dense", {spec["name"]: rows}).values()
     expected = np.asarray(keras_model[1](rows))
     np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-6)
+
+
+def assert_answers_like_the_column_model(got: dict[str, Any], sources: Sources, rows: int) -> None:
+    """The PMML artifact's answers to the iris rows `iris_rows` picks, against scikit-learn."""
+    frame = sources.iris_x.iloc[::30].head(rows)
+    np.testing.assert_array_equal(got["label"], sources.columns_model.predict(frame))
+    np.testing.assert_allclose(
+        got["probabilities"], sources.columns_model.predict_proba(frame), rtol=1e-6, atol=1e-7
+    )
