@@ -18,7 +18,7 @@ import orjson
 
 from gateway.errors import InvalidInput
 from gateway.inference import InferenceRequest, InferenceResult
-from gateway.tensors import RequestTensor
+from gateway.tensors import RequestTensor, holds_bool, may_hold_bools
 
 DEFAULT_SIGNATURE = "serving_default"
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
@@ -46,9 +46,10 @@ def decode_predict(body: bytes) -> PredictRequest:
         raise InvalidInput(
             "the body needs exactly one of 'instances' (row format) or 'inputs' (columnar format)"
         )
+    bools = may_hold_bools(body)
     if "instances" in doc:
-        return PredictRequest(InferenceRequest(_rows(doc["instances"])), row_format=True)
-    return PredictRequest(InferenceRequest(_columns(doc["inputs"])), row_format=False)
+        return PredictRequest(InferenceRequest(_rows(doc["instances"], bools)), row_format=True)
+    return PredictRequest(InferenceRequest(_columns(doc["inputs"], bools)), row_format=False)
 
 
 def encode_predict(result: InferenceResult, row_format: bool) -> bytes:
@@ -63,32 +64,34 @@ def encode_predict(result: InferenceResult, row_format: bool) -> bytes:
     return orjson.dumps({"predictions": predictions}, option=_DUMPS_OPTIONS)
 
 
-def _rows(instances: Any) -> list[RequestTensor]:
+def _rows(instances: Any, bools: bool) -> list[RequestTensor]:
     if not isinstance(instances, list) or not instances:
         raise InvalidInput("'instances' must be a non-empty list of rows")
     first = instances[0]
     if not isinstance(first, dict) or _is_b64(first):
-        return [RequestTensor(None, _array("instances", instances))]
+        return [RequestTensor(None, _array("instances", instances, bools))]
     names = list(first)
     for i, row in enumerate(instances):
         if not isinstance(row, dict) or row.keys() != first.keys():
             raise InvalidInput(
                 f"instance {i} does not name the same inputs as instance 0 ({', '.join(names)})"
             )
-    return [RequestTensor(name, _array(name, [row[name] for row in instances])) for name in names]
+    return [
+        RequestTensor(name, _array(name, [row[name] for row in instances], bools)) for name in names
+    ]
 
 
-def _columns(inputs: Any) -> list[RequestTensor]:
+def _columns(inputs: Any, bools: bool) -> list[RequestTensor]:
     if inputs is None or (isinstance(inputs, list) and not inputs):
         raise InvalidInput("'inputs' must be a tensor (a list) or an object of named tensors")
     if isinstance(inputs, dict) and not _is_b64(inputs):
         if not inputs:
             raise InvalidInput("'inputs' is an empty object")
-        return [RequestTensor(name, _array(name, value)) for name, value in inputs.items()]
-    return [RequestTensor(None, _array("inputs", inputs))]
+        return [RequestTensor(name, _array(name, value, bools)) for name, value in inputs.items()]
+    return [RequestTensor(None, _array("inputs", inputs, bools))]
 
 
-def _array(name: str, value: Any) -> np.ndarray:
+def _array(name: str, value: Any, bools: bool) -> np.ndarray:
     leaf = _first_leaf(value)
     try:
         if isinstance(leaf, dict):
@@ -100,6 +103,8 @@ def _array(name: str, value: Any) -> np.ndarray:
         raise InvalidInput(f"input {name!r}: values are not a rectangular array: {exc}") from None
     if array.dtype.kind == "O":
         raise InvalidInput(f"input {name!r}: values mix numbers with other things (null?)")
+    if bools and array.dtype.kind != "b" and holds_bool(value):  # numpy took true as 1
+        raise InvalidInput(f"input {name!r}: values mix true/false with numbers")
     return array
 
 

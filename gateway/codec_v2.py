@@ -22,14 +22,20 @@ from gateway.tensors import (
     check_shape,
     from_binary,
     from_json,
+    holds_bool,
+    may_hold_bools,
     plain_json,
+    refuse_bools,
     to_binary,
     to_json_data,
 )
+from model_repo.signature import V2_DATATYPES
 
 HEADER_LENGTH = "inference-header-content-length"
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 _NO_BINARY = memoryview(b"")
+# Datatypes whose JSON data are numbers: a true or false among them is refused, not read as 1/0.
+_NUMERIC = frozenset(V2_DATATYPES) - {"BOOL", "BYTES"}
 
 
 @dataclass(slots=True)
@@ -42,12 +48,12 @@ class V2Request:
 def decode_request(body: bytes, header_length: str | None) -> V2Request:
     if header_length is None:  # plain JSON: no views to make, no binary part to account for
         doc = _parse_object(body)
-        inputs, _ = _inputs(doc.get("inputs"), _NO_BINARY)
+        inputs, _ = _inputs(doc.get("inputs"), _NO_BINARY, may_hold_bools(body))
     else:
         view = memoryview(body)
         split = _header_length(header_length, len(body))
         doc = _parse_object(view[:split])
-        inputs, used = _inputs(doc.get("inputs"), view[split:])
+        inputs, used = _inputs(doc.get("inputs"), view[split:], may_hold_bools(body[:split]))
         if used != len(body) - split:
             raise InvalidInput(
                 f"the binary data after the JSON header is {len(body) - split} bytes, but the "
@@ -143,12 +149,16 @@ def _parse_object(raw: bytes | memoryview) -> dict[str, Any]:
     return doc
 
 
-def _inputs(raw: Any, binary: memoryview) -> tuple[list[RequestTensor], int]:
+def _inputs(raw: Any, binary: memoryview, bools: bool) -> tuple[list[RequestTensor], int]:
+    """The request's tensors and the binary bytes they took; `bools`: whether the JSON
+    text holds a true or false anywhere (else no data needs looking at for them)."""
     if not isinstance(raw, list) or not raw:
         raise InvalidInput("'inputs' must be a non-empty list of tensors")
     tensors: list[RequestTensor] = []
     offset = 0
     for item in raw:
+        if bools and type(item) is dict:
+            _refuse_bools_in_numbers(item)
         plain = plain_json(item) if type(item) is dict else None
         if plain is not None:  # the everyday JSON input: nothing more to check here
             tensors.append(RequestTensor(item["name"], plain, item["datatype"]))
@@ -169,6 +179,12 @@ def _inputs(raw: Any, binary: memoryview) -> tuple[list[RequestTensor], int]:
             offset += size
         tensors.append(RequestTensor(name, array, datatype))
     return tensors, offset
+
+
+def _refuse_bools_in_numbers(item: dict[str, Any]) -> None:
+    datatype = item.get("datatype")
+    if datatype in _NUMERIC and holds_bool(item.get("data")):
+        raise refuse_bools(str(item.get("name")), str(datatype))
 
 
 def _binary_tensor(

@@ -84,6 +84,38 @@ def _fits_fp32(raw: np.ndarray, data: list[Any]) -> bool:
     return bool(raw.min() >= -_FP32_MAX and raw.max() <= _FP32_MAX)
 
 
+def may_hold_bools(json_text: bytes) -> bool:
+    """Whether a JSON text can hold a true or false at all: a byte search, so that the
+    per-value look of `holds_bool` is paid only by the bodies that do."""
+    return b"true" in json_text or b"false" in json_text
+
+
+def holds_bool(data: Any) -> bool:
+    """Whether JSON data (a value or nested lists) holds a true or false.
+
+    numpy reads `[true, 1.5]` as [1.0, 1.5] without a trace, so a numeric input whose data
+    mixes in booleans must be caught before numpy sees it.
+    """
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if type(item) is bool:
+            return True
+        if type(item) is not list:
+            continue
+        for value in item:
+            kind = type(value)
+            if kind is bool:
+                return True
+            if kind is list:
+                pending.append(value)
+    return False
+
+
+def refuse_bools(name: str, datatype: str) -> InvalidInput:
+    return InvalidInput(f"input {name!r}: {datatype} data must be numbers, got true/false")
+
+
 def check_datatype(name: str, datatype: Any) -> np.dtype[Any]:
     dtype = V2_TO_NUMPY.get(datatype) if isinstance(datatype, str) else None
     if dtype is None:
@@ -140,8 +172,9 @@ def json_numbers(
             raise InvalidInput(f"input {name!r}: BOOL data must be true/false, got {_first(raw)}")
         return raw
     if kind not in "iuf":
-        what = "true/false" if kind == "b" else f"{_first(raw)!r}"
-        raise InvalidInput(f"input {name!r}: {datatype} data must be numbers, got {what}")
+        if kind == "b":
+            raise refuse_bools(name, datatype)
+        raise InvalidInput(f"input {name!r}: {datatype} data must be numbers, got {_first(raw)!r}")
     if dtype.kind == "f":
         if raw.dtype == dtype:
             return raw

@@ -144,3 +144,50 @@ def test_tf_responses_mirror_the_request_format() -> None:
 def test_tf_columnar_inputs_that_hold_no_tensor_are_named(inputs: object) -> None:
     with pytest.raises(InvalidInput, match="'inputs' must be a tensor"):
         decode_predict(orjson.dumps({"inputs": inputs}))
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data"),
+    [
+        ("FP32", [5.1, True, 1.4, 0.2]),  # numpy alone would read [5.1, 1.0, 1.4, 0.2]
+        ("INT64", [[1, 2], [False, 4]]),
+        ("FP64", [[1.0, 2.0], [3.0, [True]]]),  # ragged: refused for the true, first
+        ("FP32", [True, False, True, False]),
+    ],
+)
+def test_v2_numbers_with_true_or_false_among_them_are_refused(datatype: str, data: list) -> None:
+    body = orjson.dumps(
+        {"inputs": [{"name": "x", "datatype": datatype, "shape": [1, 4], "data": data}]}
+    )
+    with pytest.raises(
+        InvalidInput, match=f"input 'x': {datatype} data must be numbers, got true/false"
+    ):
+        decode_request(body, None)
+    binary, length = binary_body(
+        {"inputs": [{"name": "x", "datatype": datatype, "shape": [1, 4], "data": data}]}
+    )
+    with pytest.raises(InvalidInput, match="got true/false"):  # the JSON header of a binary body
+        decode_request(binary, length)
+
+
+def test_v2_true_and_false_stay_legal_where_they_belong() -> None:
+    body = orjson.dumps(
+        {
+            "inputs": [
+                {"name": "b", "datatype": "BOOL", "shape": [2], "data": [True, False]},
+                {"name": "s", "datatype": "BYTES", "shape": [1], "data": ["true"]},
+                {"name": "f", "datatype": "FP32", "shape": [2], "data": [1.5, 2.0]},
+            ],
+            "parameters": {"binary_data_output": False},
+        }
+    )
+    b, s, f = decode_request(body, None).inference.inputs
+    assert b.array.tolist() == [True, False] and s.array.tolist() == ["true"]
+    assert f.array.tolist() == [1.5, 2.0]
+
+
+def test_tf_numbers_with_true_among_them_are_refused_but_a_bool_column_is_not() -> None:
+    with pytest.raises(InvalidInput, match="input 'a': values mix true/false with numbers"):
+        decode_predict(orjson.dumps({"inputs": {"a": [1, True]}}))
+    rows = decode_predict(orjson.dumps({"instances": [{"a": 1.0, "flag": True}]}))
+    assert [t.array.tolist() for t in rows.inference.inputs] == [[1.0], [True]]

@@ -191,6 +191,14 @@ CASES = [
         lambda _: {"json": tensor(datatype="FP8")},
     ),
     Case(
+        "true-among-numbers",
+        "POST",
+        INFER,
+        400,
+        "input 'input': FP32 data must be numbers, got true/false",
+        lambda _: {"json": tensor(data=[5.1, True, 1.4, 0.2])},
+    ),
+    Case(
         "negative-shape",
         "POST",
         INFER,
