@@ -9,8 +9,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +34,9 @@ from model_repo.manifest import Manifest
 from model_repo.repository import Repository
 from model_repo.signature import Signature
 from tests.artifacts import publish_tiny
+from tests.gateway.conftest import Pools
 
-Pools = tuple[ThreadPoolExecutor, ThreadPoolExecutor]
 X = np.array([[1.0, 2.0]], dtype=np.float32)
-
-
-@pytest.fixture
-def pools() -> Iterator[Pools]:
-    admin, inference = ThreadPoolExecutor(1), ThreadPoolExecutor(2)
-    yield admin, inference
-    admin.shutdown()
-    inference.shutdown()
 
 
 class Recorded:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,14 +24,6 @@ X = {"x": np.array([[1.0, 2.0]], dtype=np.float32)}
 def version_of(manager: ModelManager, ref: str | None) -> int:
     with manager.lease("m", ref) as served:
         return served.version
-
-
-@pytest.fixture
-def pools() -> Iterator[tuple[ThreadPoolExecutor, ThreadPoolExecutor]]:
-    admin, inference = ThreadPoolExecutor(1), ThreadPoolExecutor(2)
-    yield admin, inference
-    admin.shutdown()
-    inference.shutdown()
 
 
 def manager_for(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,14 +19,6 @@ from model_repo.aliases import AliasTarget
 from model_repo.model_config import ModelConfig, Preserve, VersionPolicy
 from model_repo.repository import Repository
 from tests.artifacts import publish_tiny
-
-
-@pytest.fixture
-def pools() -> Iterator[tuple[ThreadPoolExecutor, ThreadPoolExecutor]]:
-    admin, inference = ThreadPoolExecutor(1), ThreadPoolExecutor(2)
-    yield admin, inference
-    admin.shutdown()
-    inference.shutdown()
 
 
 class Recorder:

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.integration.models import Sources, seed_repository, train_sources
+from tests.integration.servers import Server
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +33,10 @@ def repo_copy(tmp_path_factory: pytest.TempPathFactory, seeded_repo: Path) -> Ca
         return target
 
     return copy
+
+
+@pytest.fixture
+def admin(server: Server) -> Iterator[httpx.Client]:
+    """An admin client of the module's `server` fixture."""
+    with httpx.Client(base_url=server.url, headers=server.admin, timeout=120) as client:
+        yield client

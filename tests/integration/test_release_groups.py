@@ -48,12 +48,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-@pytest.fixture
-def admin(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers=server.admin, timeout=120) as client:
-        yield client
-
-
 def pipeline(http: httpx.Client, pin: bool) -> list[Pipeline]:
     embed = post(http, "/v2/models/emb/infer", v2_body(1), RELEASE)
     headers = {**RELEASE, PIN: embed.headers.get(REVISION, "")}

@@ -57,12 +57,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-@pytest.fixture
-def admin(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, headers=server.admin, timeout=120) as client:
-        yield client
-
-
 def broken_copy(scratch: Path, live: Path) -> None:
     """Build a v3 of `plain` elsewhere, corrupt it, and copy it in by hand (not atomically)."""
     repo = Repository(scratch)
