@@ -14,25 +14,27 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from converters.base import modelport_version
-from gateway.auth import Auth
 from gateway.config import ServerConfig, archive_limits
-from gateway.dataplane import DataPlane
+from gateway.control.control_plane import ControlPlane
+from gateway.control.loader import ServingRepository, version_loader
+from gateway.control.manager import ModelManager
+from gateway.control.release_switch import ReleaseSwitch
+from gateway.control.reloader import Reloader
+from gateway.control.uploads import UploadPolicy
 from gateway.errors import GatewayError, NotFound, translate
-from gateway.fastlane import TF_PREDICT, V2_INFER, FastLane, Lanes, request_handler
-from gateway.limits import BodyLimit
-from gateway.loader import version_loader
 from gateway.logs import configure_logging
-from gateway.manager import ModelManager
 from gateway.metrics import GatewayMetrics
-from gateway.reloader import Reloader
-from gateway.rest_common import error_response
-from gateway.rest_repository import RepositoryEndpoints, is_upload
-from gateway.rest_rollout import RolloutEndpoints
-from gateway.rest_tfserving import TFServingEndpoints
-from gateway.rest_v2 import V2Endpoints
-from gateway.rollout import Rollout
-from gateway.tuning import LiveRuntimes, ServingRepository
-from gateway.uploads import UploadPolicy
+from gateway.rest.auth import Auth
+from gateway.rest.fastlane import TF_PREDICT, V2_INFER, FastLane, Lanes
+from gateway.rest.limits import BodyLimit
+from gateway.rest.replies import error_response
+from gateway.rest.repository import RepositoryEndpoints
+from gateway.rest.tfserving import TFServingEndpoints
+from gateway.rest.upload_form import is_upload
+from gateway.rest.v2 import V2Endpoints
+from gateway.serving.dataplane import DataPlane
+from gateway.serving.live_runtimes import LiveRuntimes
+from gateway.serving.routing_table import ServingTable
 from model_repo.errors import ModelportError
 
 log = logging.getLogger("modelport.gateway")
@@ -41,19 +43,15 @@ log = logging.getLogger("modelport.gateway")
 def create_app(config: ServerConfig) -> FastLane:
     """The ASGI app to serve; its FastAPI part (OpenAPI, every endpoint) is `.api`."""
     configure_logging()
-    plane, pools = _data_plane(config)
-    reloader = Reloader(plane.manager, config.poll_interval)
+    plane, control, pools = build_planes(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await reloader.reload(everything=True)  # releases first, then every model
-        await plane.start()
-        reloader.start()
+        await control.start()
         try:
             yield
         finally:
-            await reloader.stop()
-            await plane.stop()
+            await control.stop()
             for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
 
@@ -66,11 +64,9 @@ def create_app(config: ServerConfig) -> FastLane:
     )
     auth = Auth(config.admin_token, config.inference_token)
     v2 = V2Endpoints(plane, auth, config.max_body_bytes)
-    tfserving = TFServingEndpoints(plane, auth, config.max_body_bytes)
+    tfserving = TFServingEndpoints(plane, control, auth, config.max_body_bytes)
     api.include_router(v2.router())
-    api.include_router(RepositoryEndpoints(plane, auth, config.max_body_bytes).router())
-    rollout = RolloutEndpoints(Rollout(plane, reloader), auth, config.max_body_bytes)
-    api.include_router(rollout.router())
+    api.include_router(RepositoryEndpoints(control, auth, config.max_body_bytes).router())
     api.include_router(tfserving.router())
 
     async def prometheus(request: Request) -> Response:
@@ -80,12 +76,16 @@ def create_app(config: ServerConfig) -> FastLane:
     api.add_api_route("/metrics", prometheus, methods=["GET"], summary="Prometheus metrics")
     _add_error_handlers(api)
     api.state.plane = plane
+    api.state.control = control
     limits = BodyLimit(config.max_body_bytes, config.max_upload_bytes, is_upload)
-    lanes: Lanes = [(V2_INFER, v2.lane), (TF_PREDICT, request_handler(tfserving.predict))]
+    lanes: Lanes = [(V2_INFER, v2.lane), (TF_PREDICT, tfserving.lane)]
     return FastLane(api, lanes, limits)
 
 
-def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecutor, ...]]:
+def build_planes(
+    config: ServerConfig,
+) -> tuple[DataPlane, ControlPlane, tuple[ThreadPoolExecutor, ...]]:
+    """The data plane, the control plane behind it, and the thread pools they run on."""
     runtimes = LiveRuntimes()
     repo = ServingRepository(config.repo_root, runtimes)  # config reads reach live runtimes
     metrics = GatewayMetrics()
@@ -93,22 +93,16 @@ def _data_plane(config: ServerConfig) -> tuple[DataPlane, tuple[ThreadPoolExecut
     inference_pool = ThreadPoolExecutor(config.inference_threads, "modelport-infer")
     # One admin thread: loads, uploads and conversions run one at a time, away from inference.
     admin_pool = ThreadPoolExecutor(1, "modelport-admin")
-    manager = ModelManager(
-        repo,
-        version_loader(metrics, inference_pool, runtimes),
-        admin_pool,
-        config.drain_timeout,
-        config.release_grace,
-    )
+    table = ServingTable()
+    loader = version_loader(metrics, inference_pool, runtimes)
+    manager = ModelManager(repo, table, loader, admin_pool, config.drain_timeout)
     metrics.watch(manager)
-    plane = DataPlane(
-        manager,
-        metrics,
-        admin_pool,
-        UploadPolicy(config.allow_pickle, archive_limits(config)),
-        modelport_version(),
-    )
-    return plane, (inference_pool, admin_pool)
+    switch = ReleaseSwitch(manager, config.release_grace)
+    reloader = Reloader(manager, switch, config.poll_interval)
+    plane = DataPlane(table, metrics, modelport_version())
+    upload_policy = UploadPolicy(config.allow_pickle, archive_limits(config))
+    control = ControlPlane(plane, manager, switch, reloader, upload_policy)
+    return plane, control, (inference_pool, admin_pool)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.archives import ArchiveLimits
+from gateway.control.archives import ArchiveLimits
 
 MIB = 1 << 20
 DEFAULT_MAX_BODY_MIB = 64

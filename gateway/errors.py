@@ -107,18 +107,3 @@ def translate(exc: BaseException) -> GatewayError:
             return target(str(exc))
     log.error("internal error", exc_info=exc)
     return InternalError(f"internal error ({type(exc).__name__}); the server log has details")
-
-
-# ---- errors of the CLI clients (push, predict), which talk to a gateway ---------------------
-
-
-class RemoteError(repo_errors.ModelportError):
-    """The gateway answered a client command with an error status."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class Unreachable(RemoteError):
-    """The gateway could not be reached at all."""

@@ -11,21 +11,64 @@ clients cannot create series.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from enum import Enum
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-if TYPE_CHECKING:
-    from gateway.manager import ModelManager
-    from gateway.tuning import LiveRuntimes
-
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
     2.5, 5.0, 10.0,
 )  # fmt: skip
+
+
+# What the collectors read at scrape time, as Protocols: the metrics know no gateway module,
+# so every layer may count into them (gateway.control's manager and gateway.serving's live
+# runtimes fit these shapes).
+
+
+class _Status(Protocol):
+    @property
+    def version(self) -> int | None: ...
+
+    @property
+    def state(self) -> Enum: ...
+
+
+class ModelStates(Protocol):
+    """Which models are known, each version's state, and the leases out on each version."""
+
+    def models(self) -> list[str]: ...
+
+    def statuses(self, name: str) -> Sequence[_Status]: ...
+
+    def leases(self, name: str) -> Mapping[int, int]: ...
+
+
+class _BatchCounts(Protocol):
+    batches: int
+    requests: int
+    retried: int
+
+
+class _BatchedRuntime(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def stats(self) -> _BatchCounts: ...
+
+
+class BatchedRuntimes(Protocol):
+    """Every loaded version's runtime, with its batching counts."""
+
+    def all(self) -> Sequence[_BatchedRuntime]: ...
 
 
 class VersionStats:
@@ -63,10 +106,10 @@ class GatewayMetrics:
         """A request refused before a version was chosen (unknown model or version ...)."""
         self._stats.setdefault((model, ""), VersionStats()).failed(status)
 
-    def watch(self, manager: ModelManager) -> None:
-        self.registry.register(_ManagerCollector(manager))
+    def watch(self, states: ModelStates) -> None:
+        self.registry.register(_StatesCollector(states))
 
-    def watch_batching(self, runtimes: LiveRuntimes) -> None:
+    def watch_batching(self, runtimes: BatchedRuntimes) -> None:
         self.registry.register(_BatchCollector(runtimes))
 
     def render(self) -> tuple[bytes, str]:
@@ -118,9 +161,9 @@ def _cumulative(buckets: list[int]) -> list[tuple[str, float]]:
     return found
 
 
-class _ManagerCollector:
-    def __init__(self, manager: ModelManager) -> None:
-        self._manager = manager
+class _StatesCollector:
+    def __init__(self, states: ModelStates) -> None:
+        self._states = states
 
     def describe(self) -> list[Any]:
         return []
@@ -136,18 +179,18 @@ class _ManagerCollector:
             "Requests in flight on each loaded or draining version.",
             labels=["model", "version"],
         )
-        for name in self._manager.models():
-            for status in self._manager.statuses(name):
+        for name in self._states.models():
+            for status in self._states.statuses(name):
                 version = "" if status.version is None else str(status.version)
                 states.add_metric([name, version, status.state.value], 1.0)
-            for version_number, count in self._manager.leases(name).items():
+            for version_number, count in self._states.leases(name).items():
                 leases.add_metric([name, str(version_number)], float(count))
         yield states
         yield leases
 
 
 class _BatchCollector:
-    def __init__(self, runtimes: LiveRuntimes) -> None:
+    def __init__(self, runtimes: BatchedRuntimes) -> None:
         self._runtimes = runtimes
 
     def describe(self) -> list[Any]:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.archives import ArchiveLimits
 from gateway.config import ServerConfig
-from gateway.fastlane import FastLane
+from gateway.control.archives import ArchiveLimits
+from gateway.rest.fastlane import FastLane
 
 CONFIG_ENV = "MODELPORT_SERVER_CONFIG"  # the ServerConfig of the workers, as JSON
 _UVICORN = {

@@ -21,14 +21,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from model_repo._fs import exclusive_lock
 from model_repo._jsonfile import read_object, write_object
+from model_repo._layout import ModelLayout
 from model_repo.errors import Conflict, InvalidArgument, NotFound, RepositoryError
-
-if TYPE_CHECKING:
-    from model_repo.repository import Repository
 
 RELEASES_FILE = ".releases.json"
 RELEASES_LOCK = ".releases.lock"
@@ -79,9 +77,9 @@ def parse_models(body: Any) -> dict[str, int]:
 class ReleaseStore:
     """The releases of one repository."""
 
-    def __init__(self, repo: Repository) -> None:
-        self.repo = repo
-        self.path: Path = repo.root / RELEASES_FILE
+    def __init__(self, layout: ModelLayout) -> None:
+        self.layout = layout
+        self.path: Path = layout.root / RELEASES_FILE
 
     def all(self) -> dict[str, Release]:
         return self._read()[1]
@@ -117,9 +115,9 @@ class ReleaseStore:
     # ---- internals ---------------------------------------------------------------------
 
     def _check_exists(self, model: str, version: int) -> None:
-        stored = self.repo.versions(model)
+        stored = self.layout.versions(model)
         if not stored:
-            raise NotFound(f"model {model!r} not found in {self.repo.root}")
+            raise self.layout.unknown_model(model)
         if version not in stored:
             raise Conflict(
                 f"a release cannot pin {model!r} version {version}: no such version "
@@ -130,9 +128,9 @@ class ReleaseStore:
     def _locked(self, models: list[str]) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             for model in models:  # sorted: two writers take them in the same order
-                stack.enter_context(self.repo._model_lock(model))
-            self.repo.root.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(exclusive_lock(self.repo.root / RELEASES_LOCK))
+                stack.enter_context(self.layout.model_lock(model))
+            self.layout.root.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(exclusive_lock(self.layout.root / RELEASES_LOCK))
             yield
 
     def _read(self) -> tuple[int, dict[str, Release]]:

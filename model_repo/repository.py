@@ -7,7 +7,8 @@ staged under `<root>/.staging/` (see `staging`), hashed, fsynced and renamed int
 while the model's lock is held, so a reader never sees half a version and two publishers
 never get the same number. A publisher that dies leaves only its staging dir, which the
 next `Repository(...)` removes once nobody holds its lock. Only publishing creates a model:
-every other write to an unknown model is refused before anything is created.
+every other write to an unknown model is refused before anything is created. Model dirs,
+version listings and model locks are shared with `staging` and `releases` via `_layout`.
 """
 
 from __future__ import annotations
@@ -21,16 +22,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from model_repo._fs import (
-    exclusive_lock,
-    fsync_path,
-    hash_tree,
-    is_recent,
-    make_dirs,
-    remove_quietly,
-    sha256_file,
-)
+from model_repo._fs import fsync_path, hash_tree, is_recent, remove_quietly, sha256_file
 from model_repo._jsonfile import read_object, write_object
+from model_repo._layout import PROBE_PREFIX, ModelLayout
 from model_repo._names import MODEL_NAME_PATTERN, check_model_name, is_version_number
 from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.errors import (
@@ -39,7 +33,6 @@ from model_repo.errors import (
     IntegrityError,
     InvalidArgument,
     NotFound,
-    NotWritable,
     RepositoryError,
 )
 from model_repo.formats import Predictor, get_format
@@ -48,7 +41,6 @@ from model_repo.model_config import CONFIG_FILE, ModelConfig
 from model_repo.releases import ReleaseStore
 from model_repo.staging import (
     GRACE_S,
-    LOCK_FILE,
     STAGING_DIR,
     Staging,
     clean_abandoned_boxes,
@@ -56,7 +48,6 @@ from model_repo.staging import (
 )
 
 TRASH_DIR = ".trash"
-PROBE_PREFIX = ".probe-"
 ALIASES_FILE = "aliases.json"
 DEFAULT_ALIAS = "stable"
 
@@ -84,7 +75,8 @@ class Repository:
         self.root = Path(root) if root is not None else default_root()
         if self.root.exists() and not self.root.is_dir():
             raise RepositoryError(f"repository root {self.root} exists and is not a directory")
-        self.releases = ReleaseStore(self)
+        self._layout = ModelLayout(self.root)
+        self.releases = ReleaseStore(self._layout)
         self._clean_abandoned()
 
     # ---- reading -------------------------------------------------------------------------
@@ -97,23 +89,16 @@ class Repository:
         )
 
     def versions(self, name: str) -> list[int]:
-        model_dir = self._model_dir(name)
-        if not model_dir.is_dir():
-            return []
-        return sorted(
-            int(p.name)
-            for p in model_dir.iterdir()
-            if is_version_number(p.name) and (p / MANIFEST_FILE).is_file()
-        )
+        return self._layout.versions(name)
 
     def manifest(self, name: str, version: int) -> Manifest:
         path = self.version_dir(name, version) / MANIFEST_FILE
         if not path.is_file():
-            raise self._missing_version(name, version)
+            raise self._layout.missing_version(name, version)
         return Manifest.load(path)
 
     def version_dir(self, name: str, version: int) -> Path:
-        return self._model_dir(name) / str(version)
+        return self._layout.model_dir(name) / str(version)
 
     def artifact_path(self, name: str, version: int) -> Path:
         return self.version_dir(name, version) / self.manifest(name, version).artifact
@@ -121,7 +106,7 @@ class Repository:
     def latest(self, name: str) -> int:
         versions = self.versions(name)
         if not versions:
-            raise self._unknown_model(name)
+            raise self._layout.unknown_model(name)
         return versions[-1]
 
     def resolve(self, name: str, ref: str | int | None = None, key: str | None = None) -> int:
@@ -137,7 +122,7 @@ class Repository:
         if isinstance(ref, int) or is_version_number(ref):
             version = int(ref)
             if version not in self.versions(name):
-                raise self._missing_version(name, version)
+                raise self._layout.missing_version(name, version)
             return version
         target = self.aliases(name).get(ref)
         if target is None:
@@ -183,15 +168,15 @@ class Repository:
     def stage(self, name: str) -> Iterator[Staging]:
         """A private directory to build a version in; removed on exit whatever happens."""
         check_model_name(name)
-        with staging_box(self._writable_dir(self.root / STAGING_DIR)) as content:
-            yield Staging(self, name, content)
+        with staging_box(self._layout.writable_dir(self.root / STAGING_DIR)) as content:
+            yield Staging(self._layout, name, content)
 
     def set_alias(self, name: str, alias: str, target: AliasTarget) -> None:
         check_alias_name(alias)
-        with self._model_lock(name):
+        with self._layout.model_lock(name):
             known = set(self.versions(name))
             if not known:
-                raise self._unknown_model(name)
+                raise self._layout.unknown_model(name)
             unknown = [v for v in target.referenced if v not in known]
             if unknown:
                 raise Conflict(
@@ -204,7 +189,7 @@ class Repository:
             self._write_aliases(name, aliases)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        with self._model_lock(name):
+        with self._layout.model_lock(name):
             aliases = self.aliases(name)
             if alias not in aliases:
                 raise NotFound(f"model {name!r} has no alias {alias!r}")
@@ -212,7 +197,7 @@ class Repository:
             self._write_aliases(name, aliases)
 
     def aliases(self, name: str) -> dict[str, AliasTarget]:
-        path = self._model_dir(name) / ALIASES_FILE
+        path = self._layout.model_dir(name) / ALIASES_FILE
         if not path.is_file():
             return {}
         raw = read_object(path, RepositoryError, "alias file")
@@ -223,7 +208,7 @@ class Repository:
 
     def config(self, name: str) -> ModelConfig:
         """The model's serving config; the defaults when it has no config.json."""
-        path = self._model_dir(name) / CONFIG_FILE
+        path = self._layout.model_dir(name) / CONFIG_FILE
         if not path.is_file():
             return ModelConfig()
         raw = read_object(path, RepositoryError, "model config")
@@ -233,16 +218,16 @@ class Repository:
             raise RepositoryError(f"{path} is not a valid model config: {exc}") from exc
 
     def set_config(self, name: str, config: ModelConfig) -> None:
-        with self._model_lock(name) as model_dir:
+        with self._layout.model_lock(name) as model_dir:
             if not self.versions(name):
-                raise self._unknown_model(name)
+                raise self._layout.unknown_model(name)
             write_object(model_dir / CONFIG_FILE, config.to_dict())
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version; refused while an alias or a stored release points at it."""
-        with self._model_lock(name):
+        with self._layout.model_lock(name):
             if version not in self.versions(name):
-                raise self._missing_version(name, version)
+                raise self._layout.missing_version(name, version)
             users = [a for a, t in self.aliases(name).items() if version in t.referenced]
             if users:
                 raise Conflict(
@@ -255,55 +240,17 @@ class Repository:
                     f"{name} version {version} is pinned by release(s) "
                     f"{', '.join(r.name for r in releases)}; change them first"
                 )
-            trash = self._writable_dir(self.root / TRASH_DIR)
+            trash = self._layout.writable_dir(self.root / TRASH_DIR)
             doomed = trash / f"{name}-{version}-{uuid.uuid4().hex}"
             self.version_dir(name, version).rename(doomed)
-            fsync_path(self._model_dir(name))
+            fsync_path(self._layout.model_dir(name))
         shutil.rmtree(doomed, ignore_errors=True)
 
     # ---- internals -----------------------------------------------------------------------
 
-    def _model_dir(self, name: str) -> Path:
-        return self.root / check_model_name(name)
-
-    def _unknown_model(self, name: str) -> NotFound:
-        return NotFound(f"model {name!r} not found in {self.root}")
-
-    def _missing_version(self, name: str, version: int) -> NotFound:
-        versions = self.versions(name)
-        if not versions:
-            return self._unknown_model(name)
-        listed = ", ".join(map(str, versions))
-        return NotFound(f"model {name!r} has no version {version} (versions: {listed})")
-
-    @contextlib.contextmanager
-    def _model_lock(self, name: str, create: bool = False) -> Iterator[Path]:
-        """Hold the model's lock. Only a publisher may `create` the model: any other write
-        to an unknown model must not leave a phantom model dir behind in the listing."""
-        model_dir = self._model_dir(name)
-        if not create and not model_dir.is_dir():
-            raise self._unknown_model(name)
-        self._writable_dir(model_dir)
-        with exclusive_lock(model_dir / LOCK_FILE):
-            yield model_dir
-
-    def _writable_dir(self, path: Path) -> Path:
-        try:
-            make_dirs(path)
-            probe = path / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
-            probe.touch()
-            probe.unlink()
-        except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise NotWritable(
-                f"repository {self.root} is not writable ({path}: {reason}); "
-                "fix its permissions or choose another root with --repo / MODELPORT_REPO"
-            ) from exc
-        return path
-
     def _write_aliases(self, name: str, aliases: dict[str, AliasTarget]) -> None:
         body = {a: t.to_dict() for a, t in sorted(aliases.items())}
-        write_object(self._model_dir(name) / ALIASES_FILE, body)
+        write_object(self._layout.model_dir(name) / ALIASES_FILE, body)
 
     def _clean_abandoned(self) -> None:
         """Remove staging dirs of publishers that died, and half-deleted versions."""

@@ -18,7 +18,6 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from model_repo._fs import (
     acquire_lock,
@@ -30,15 +29,13 @@ from model_repo._fs import (
     try_lock,
     write_atomic,
 )
+from model_repo._layout import LOCK_FILE as LOCK_FILE  # a box is locked like a model dir
+from model_repo._layout import ModelLayout
 from model_repo._names import is_version_number
 from model_repo.errors import InvalidArgument, RepositoryError
 from model_repo.manifest import MANIFEST_FILE, Manifest
 
-if TYPE_CHECKING:
-    from model_repo.repository import Repository
-
 STAGING_DIR = ".staging"
-LOCK_FILE = ".lock"
 LAST_VERSION_FILE = ".last_version"
 CONTENT_DIR = "content"
 NEW_PREFIX = ".new-"
@@ -85,8 +82,8 @@ def clean_abandoned_boxes(staging_root: Path) -> None:
 class Staging:
     """A version under construction: write the artifact into `path`, then `publish`."""
 
-    def __init__(self, repo: Repository, name: str, path: Path) -> None:
-        self.repo = repo
+    def __init__(self, layout: ModelLayout, name: str, path: Path) -> None:
+        self.layout = layout
         self.name = name
         self.path = path
         self.published: Manifest | None = None
@@ -104,8 +101,8 @@ class Staging:
             raise InvalidArgument(f"artifact {draft.artifact!r} was not written to staging")
         files = self.file_hashes()
         fsync_tree(self.path)
-        with self.repo._model_lock(self.name, create=True) as model_dir:
-            version = _next_version(self.repo, model_dir)
+        with self.layout.model_lock(self.name, create=True) as model_dir:
+            version = _next_version(self.layout, model_dir)
             manifest = draft.published(version, files)
             manifest_path = self.path / MANIFEST_FILE
             manifest_path.write_text(manifest.to_json(), encoding="utf-8")
@@ -118,10 +115,10 @@ class Staging:
         return manifest
 
 
-def _next_version(repo: Repository, model_dir: Path) -> int:
+def _next_version(layout: ModelLayout, model_dir: Path) -> int:
     """One past the highest number ever given, so a deleted version's number is not reused."""
     counter = model_dir / LAST_VERSION_FILE
     last = counter.read_bytes().decode(errors="replace").strip() if counter.is_file() else "0"
     if not is_version_number(last):
         raise RepositoryError(f"{counter} is corrupt: {last[:40]!r} is not a version number")
-    return max([int(last), *repo.versions(model_dir.name)]) + 1
+    return max([int(last), *layout.versions(model_dir.name)]) + 1

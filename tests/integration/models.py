@@ -97,7 +97,7 @@ def sample_of(datatype: str, rows: int = 2) -> np.ndarray:
 def seed_repository(root: Path, sources: Sources) -> None:
     """iris (v1 stable, v2 canary), iris_array, every datatype, a string echo, a broken one."""
     from converters.pipeline import convert_file
-    from gateway.artifacts import import_artifact
+    from gateway.control.artifacts import import_artifact
 
     repo = Repository(root)
     convert_file(repo, sources.columns_file, "iris", "onnx")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.artifacts import import_artifact
+from gateway.control.artifacts import import_artifact
 from model_repo.aliases import AliasTarget, Shadow
 from model_repo.repository import Repository
 from tests.artifacts import publish_tiny

@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from gateway import exit_codes
+from gateway.cli import exit_codes
 from tests.artifacts import write_tiny_onnx
 from tests.integration.models import IRIS_COLUMNS, Sources, iris_rows
 from tests.integration.servers import MODELPORT, ROOT, Server, running_server

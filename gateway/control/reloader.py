@@ -1,0 +1,69 @@
+"""Keeps what is served in line with the repository: a poll every `interval` seconds, and
+`reload` on demand (`POST /v2/repository/reload`).
+
+A pass looks for changes (gateway.control.watch: stat calls, no manifests read), switches
+releases first when `.releases.json` changed, then syncs each changed model. One pass runs at
+a time; a model that cannot be synced is logged and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from gateway.control.calls import run_blocking
+from gateway.control.manager import ModelManager
+from gateway.control.release_switch import ReleaseSwitch
+from gateway.control.watch import RepositoryWatch
+from gateway.errors import translate
+
+log = logging.getLogger("modelport.gateway")
+
+
+class Reloader:
+    def __init__(self, manager: ModelManager, switch: ReleaseSwitch, interval: float) -> None:
+        self.manager = manager
+        self.switch = switch
+        self.interval = interval
+        self._watch = RepositoryWatch(manager.repo)
+        self._pass = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def reload(self, everything: bool = False) -> None:
+        """One pass; `everything` syncs every model and retries rejected releases."""
+        async with self._pass:
+            changes = await run_blocking(None, self._watch.look)
+            if changes.releases or everything:
+                await self._switch_releases(retry=everything)
+            names = set(changes.models)
+            if everything:
+                names |= set(await run_blocking(None, self.manager.repo.models))
+                names |= set(self.manager.models())
+            for name in sorted(names):
+                await self.manager.sync_quietly(name)
+
+    def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.create_task(self._poll(), name="modelport-reloader")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.reload()
+            except Exception:  # the loop must outlive any one bad pass
+                log.exception("repository poll failed")
+
+    async def _switch_releases(self, retry: bool) -> None:
+        try:
+            await self.switch.sync(retry)
+        except Exception as exc:  # a corrupt .releases.json must not stop model syncs
+            log.error("releases could not be switched: %s", translate(exc).message)

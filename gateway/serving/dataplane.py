@@ -1,0 +1,186 @@
+"""The DataPlane: the request path's operations, knowing nothing of HTTP.
+
+A front end (the REST V2 and TF Serving handlers; a gRPC one would do the same) decodes a
+request, makes one call here and encodes what it returns: `infer_request` for inference,
+`model_info` / `model_ready` / `server_metadata` for the rest. Errors are `GatewayError`s.
+What is served changes through the control plane (gateway.control), which publishes into
+the `ServingTable` read here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any, Protocol, TypeVar
+
+from gateway.errors import GatewayError, InvalidInput, Unavailable, translate
+from gateway.metrics import GatewayMetrics
+from gateway.serving.inference import InferenceRequest, InferenceResult
+from gateway.serving.routing_table import ServingTable
+from gateway.serving.shadow import ShadowRunner
+from gateway.serving.versions import Lease, ServedVersion
+from model_repo.errors import ModelportError
+from model_repo.signature import Signature
+
+log = logging.getLogger("modelport.gateway")
+SERVER_NAME = "modelport"
+EXTENSIONS = ("model_repository", "binary_tensor_data", "model_upload", "model_aliases")
+
+
+class Decoded(Protocol):
+    """What a front end's decoder makes of a request body: at least the inference request."""
+
+    @property
+    def inference(self) -> InferenceRequest: ...
+
+
+D = TypeVar("D", bound=Decoded)
+B = TypeVar("B")  # the request body as the front end received it
+M = TypeVar("M")  # what else its decoder reads (HTTP headers, gRPC metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteHints:
+    """What a request says about routing besides its model and version.
+
+    `key` makes a weighted split sticky; `release` serves the model at that release's
+    version, `revision` at exactly that revision of the release (409 once it is gone).
+    """
+
+    key: str | None = None
+    release: str | None = None
+    revision: str | None = None
+
+
+NO_HINTS = RouteHints()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: int
+    versions: tuple[int, ...]  # loaded and ready
+    platform: str
+    signature: Signature
+    labels: tuple[Any, ...] | None
+
+
+class DataPlane:
+    def __init__(self, table: ServingTable, metrics: GatewayMetrics, server_version: str) -> None:
+        self.table = table
+        self.metrics = metrics
+        self.server_version = server_version
+        self.shadows = ShadowRunner(metrics.registry)
+        self.is_ready = False  # set by the control plane once every model had its first sync
+
+    # ---- health -------------------------------------------------------------------------------
+
+    def live(self) -> bool:
+        return True
+
+    def ready(self) -> bool:
+        return self.is_ready
+
+    def server_metadata(self) -> dict[str, Any]:
+        return {"name": SERVER_NAME, "version": self.server_version, "extensions": EXTENSIONS}
+
+    async def close(self) -> None:
+        self.is_ready = False
+        await self.shadows.close()
+
+    # ---- inference ----------------------------------------------------------------------------
+
+    def lease(self, name: str, ref: str | None, hints: RouteHints = NO_HINTS) -> Lease:
+        """Lend the version `ref` (or the hints' release) names to one request."""
+        try:
+            return self.table.lease(name, ref, hints.key, hints.release, hints.revision)
+        except GatewayError as exc:
+            self.metrics.rejected(name if self.table.routing(name) else "", exc.status)
+            raise
+
+    async def infer_request(
+        self,
+        name: str,
+        ref: str | None,
+        hints: RouteHints,
+        decode: Callable[[B, M], D],
+        body: B,
+        meta: M,
+    ) -> tuple[D, InferenceResult, int | None]:
+        """Serve one inference request: lease its version, decode it, run it, copy it to the
+        shadow if the alias has one. The decoded request, the result, and the release
+        revision that chose the version (None unless the request named a release).
+
+        The body is decoded under the lease, so a malformed one counts as a failure of the
+        version it was sent to.
+        """
+        lease = self.lease(name, ref, hints)
+        with lease as served:
+            try:
+                decoded = decode(body, meta)
+            except GatewayError as exc:
+                served.stats.failed(exc.status)
+                raise
+            result = await self.infer(served, decoded.inference)
+            if lease.shadow is not None:
+                self._mirror(lease, decoded.inference, result)
+        return decoded, result, lease.revision
+
+    async def infer(self, served: ServedVersion, request: InferenceRequest) -> InferenceResult:
+        """Run one request on a leased version, counting it in that version's metrics."""
+        started = perf_counter()
+        try:
+            names = served.plan.check_outputs(request.outputs)
+            produced = await served.runtime.predict(served.plan.fit(request.inputs))
+        except Exception as exc:
+            error = _inference_error(exc, served)
+            served.stats.failed(error.status)
+            raise error from exc
+        served.stats.observe(perf_counter() - started)
+        outputs = {n: produced[n] for n in names}
+        return InferenceResult(served.name, served.version, outputs, served.datatypes, request.id)
+
+    def _mirror(self, lease: Lease, request: InferenceRequest, result: InferenceResult) -> None:
+        """Copy the request to the lease's shadow version; returns at once."""
+        shadow = lease.take_shadow()
+        if shadow is not None:
+            self.shadows.start(shadow, request, result)
+
+    # ---- metadata and readiness ------------------------------------------------------------
+
+    def model_info(self, name: str, ref: str | None = None) -> ModelInfo:
+        with self.table.lease(name, ref) as served:
+            routing = self.table.routing(name)
+            versions = tuple(sorted(routing.versions)) if routing else (served.version,)
+            return ModelInfo(
+                name,
+                served.version,
+                versions,
+                served.platform,
+                served.manifest.signature,
+                served.manifest.labels,
+            )
+
+    def model_ready(self, name: str, ref: str | None = None) -> None:
+        """Returns when the version `ref` names can serve; raises why not otherwise."""
+        with self.table.lease(name, ref):
+            pass
+
+
+def _inference_error(exc: Exception, served: ServedVersion) -> GatewayError:
+    if isinstance(exc, GatewayError):
+        return exc
+    if served.closed:  # the runtime was closed under the request: not the input's fault
+        return Unavailable(
+            f"model {served.name!r} version {served.version} was unloaded while this request "
+            "ran (it outlasted the unload's drain timeout); send it again"
+        )
+    if isinstance(exc, ModelportError):
+        return translate(exc)
+    log.debug("%s version %d failed on a request", served.name, served.version, exc_info=exc)
+    return InvalidInput(
+        f"model {served.name!r} version {served.version} cannot run on this input: "
+        f"{type(exc).__name__}: {exc}"
+    )
