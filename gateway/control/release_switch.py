@@ -28,8 +28,12 @@ class ReleaseSwitch:
         self._rejected: dict[str, int] = {}  # release -> stored revision that could not serve
         self._expiries: set[asyncio.Task[None]] = set()
 
-    async def sync(self, retry: bool = False) -> None:
-        """Serve what the repository's releases say; `retry` tries rejected revisions again."""
+    async def sync(self, retry: bool = False) -> set[str]:
+        """Serve what the repository's releases say; `retry` tries rejected revisions again.
+
+        The models synced on the way (those of the releases that changed), so that a pass
+        over every model need not sync them again.
+        """
         manager = self._manager
         board = self._board
         async with self._lock:
@@ -46,10 +50,11 @@ class ReleaseSwitch:
             for name in [n for n in board.problems if n not in stored]:
                 del board.problems[name]
             if not changed and not removed:
-                return
+                return set()
             board.incoming = changed
+            synced = models_of(changed.values())
             try:
-                for model in sorted(models_of(changed.values())):
+                for model in sorted(synced):
                     # Quietly: a model that cannot sync rejects its releases (`_problem`
                     # says why), not every release switched with it.
                     await manager.sync_quietly(model)
@@ -60,6 +65,7 @@ class ReleaseSwitch:
             rejected = [r for n, r in changed.items() if accepted.get(n) != r]
             for model in sorted(models_of(rejected)):
                 await manager.sync_quietly(model)  # let go of what a rejected revision loaded
+            return synced
 
     async def close(self) -> None:
         for task in list(self._expiries):

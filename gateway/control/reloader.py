@@ -2,8 +2,9 @@
 `reload` on demand (`POST /v2/repository/reload`).
 
 A pass looks for changes (gateway.control.watch: stat calls, no manifests read), switches
-releases first when `.releases.json` changed, then syncs each changed model. One pass runs at
-a time; a model that cannot be synced is logged and the others go on.
+releases first when `.releases.json` changed, then syncs each changed model the switch did
+not sync already (at startup: every model, once). One pass runs at a time; a model that
+cannot be synced is logged and the others go on.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ class Reloader:
         """One pass; `everything` syncs every model and retries rejected releases."""
         async with self._pass:
             changes = await run_blocking(None, self._watch.look)
+            synced: set[str] = set()
             if changes.releases or everything:
-                await self._switch_releases(retry=everything)
+                synced = await self._switch_releases(retry=everything)
             names = set(changes.models)
             if everything:
                 names |= set(await run_blocking(None, self.manager.repo.models))
                 names |= set(self.manager.models())
-            for name in sorted(names):
+            for name in sorted(names - synced):  # the switch read those after the look
                 await self.manager.sync_quietly(name)
 
     def start(self) -> None:
@@ -62,8 +64,10 @@ class Reloader:
             except Exception:  # the loop must outlive any one bad pass
                 log.exception("repository poll failed")
 
-    async def _switch_releases(self, retry: bool) -> None:
+    async def _switch_releases(self, retry: bool) -> set[str]:
+        """The models the switch synced; none when it could not run."""
         try:
-            await self.switch.sync(retry)
+            return await self.switch.sync(retry)
         except Exception as exc:  # a corrupt .releases.json must not stop model syncs
             log.error("releases could not be switched: %s", translate(exc).message)
+            return set()

@@ -12,7 +12,6 @@ from gateway.errors import InvalidInput
 from gateway.rest.limits import read_body
 
 JSON = "application/json"
-OCTET_STREAM = "application/octet-stream"
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 

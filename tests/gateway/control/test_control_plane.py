@@ -96,6 +96,36 @@ def plane_on(
     return ControlPlane(data, manager, switch, Reloader(manager, switch, 0), UploadPolicy())
 
 
+def test_startup_syncs_each_model_once_then_says_ready(tmp_path: Path, pools: Pools) -> None:
+    repo = Repository(tmp_path)
+    publish_tiny(repo, "a")
+    publish_tiny(repo, "b")
+    repo.releases.set("r", {"a": 1})
+    control = plane_on(repo, pools)
+    manager = control.manager
+    synced: list[str] = []
+    real_sync = manager.sync
+
+    async def counted_sync(name: str) -> Any:
+        synced.append(name)
+        return await real_sync(name)
+
+    manager.sync = counted_sync  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        assert not control.data.ready()
+        await control.start()
+        assert control.data.ready()
+        # The release switch syncs a (its release pins it), the pass over every model b only.
+        assert synced == ["a", "b"]
+        with manager.table.lease("a", None, release="r") as served:
+            assert served.version == 1
+        await control.stop()
+        assert not control.data.ready()
+
+    asyncio.run(scenario())
+
+
 def test_the_warm_up_runs_off_the_event_loop(tmp_path: Path, pools: Pools) -> None:
     """A one-row warm-up is small enough to run inline: its slow first call must not."""
     repo = Repository(tmp_path)
