@@ -30,6 +30,12 @@ NEWER_SKLEARN = [
     "-c",
     "import sklearn; sklearn.__version__ = '1.9.1'; from gateway.cli import main; main()",
 ]
+# The pmml extra not installed: its package cannot be imported.
+NO_PMML_EXTRA = [
+    sys.executable,
+    "-c",
+    "import sys; sys.modules['sklearn2pmml'] = None; from gateway.cli import main; main()",
+]
 # root ignores permission bits; a child run through this drops the capabilities that let it.
 NO_ROOT_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
 
@@ -354,6 +360,12 @@ FAILURES: dict[str, Failure] = {
     "java_missing": Failure(5, _no_java, ("Java was not found", "JAVA_HOME", "Java 11+")),
     "java_too_old": Failure(
         5, _old_java, ("Java 1.8.0_292", "is too old", "needs Java 11 or newer")
+    ),
+    # The hint is printed as written: rich must not read `[pmml]` as markup.
+    "pmml_extra_missing": Failure(
+        5,
+        lambda c: c.convert("iris", to="pmml", command=NO_PMML_EXTRA),
+        ("sklearn2pmml is not installed", "pip install 'modelport[pmml]'"),
     ),
     "sklearn_version_refused": Failure(
         5,
