@@ -95,6 +95,7 @@ class ModelManager:
             if not want.stored:
                 await self._drop(name)
                 return None
+            self._forget_deleted(want)
             policy = POLICIES[want.preserve]
             while (action := policy(self._views(want))) is not None:
                 await self._act(want, action)
@@ -264,6 +265,13 @@ class ModelManager:
         for version in list(self._pool.get(name, {})):
             await self._retire(name, version)
         self._pool.pop(name, None)
+
+    def _forget_deleted(self, want: DesiredModel) -> None:
+        """A version deleted from the repository leaves the index, failed or not."""
+        failed = self._failed.get(want.name)
+        if failed:
+            for version in [v for v in failed if v not in want.stored]:
+                del failed[version]
 
     def _check_serves(self, name: str, version: int) -> None:
         refusal = switch_refusal(name, self.table.routing(name), version)

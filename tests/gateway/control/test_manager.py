@@ -127,3 +127,26 @@ def test_an_unload_waits_for_leases_only_as_long_as_the_drain_timeout(
         assert held.served.retired and held.served.leases == 1
 
     asyncio.run(scenario())
+
+
+def test_a_deleted_failed_version_leaves_the_index(tmp_path: Path, pools) -> None:
+    repo = Repository(tmp_path)
+    publish_tiny(repo, "m")
+
+    async def scenario() -> None:
+        manager = manager_for(repo, pools)
+        await manager.sync("m")
+        broken = publish_tiny(repo, "m", offset=5.0)
+        artifact = repo.artifact_path("m", broken.version)
+        artifact.write_bytes(artifact.read_bytes() + b"!")
+        await manager.sync("m")  # version 2 fails: version 1 keeps serving
+        assert [(s.version, s.state) for s in manager.statuses("m")] == [
+            (1, VersionState.READY),
+            (2, VersionState.FAILED),
+        ]
+        repo.delete_version("m", 2)
+        await manager.sync("m")
+        assert [(s.version, s.state) for s in manager.statuses("m")] == [(1, VersionState.READY)]
+        await manager.close()
+
+    asyncio.run(scenario())
