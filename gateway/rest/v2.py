@@ -40,8 +40,9 @@ class V2Endpoints:
         return json_response({"live": self.plane.live()})
 
     async def ready(self, request: Request) -> Response:
-        if not self.plane.ready():
-            raise Unavailable("the server is still loading its models")
+        reason = self.plane.readiness()
+        if reason is not None:
+            raise Unavailable(reason)
         return json_response({"ready": True})
 
     async def model_metadata(self, request: Request) -> Response:

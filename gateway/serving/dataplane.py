@@ -81,7 +81,25 @@ class DataPlane:
         return True
 
     def ready(self) -> bool:
-        return self.is_ready
+        return self.readiness() is None
+
+    def readiness(self) -> str | None:
+        """Why the server cannot serve yet; None once it can.
+
+        Not ready while the first load of the repository runs, nor when it holds models and
+        none of them has a version to serve (all failed to load, or were unloaded): a load
+        balancer must not send traffic to such a server.
+        """
+        if not self.is_ready:
+            return "the server is still loading its models"
+        table = self.table
+        models = table.routes.keys() | table.problems.keys()
+        if models and not any(routing.versions for routing in table.routes.values()):
+            return (
+                f"no model can serve: each of the {len(models)} model(s) failed to load or "
+                "is unloaded; POST /v2/repository/index says why"
+            )
+        return None
 
     def server_metadata(self) -> dict[str, Any]:
         return {"name": SERVER_NAME, "version": self.server_version, "extensions": EXTENSIONS}
