@@ -53,8 +53,8 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except ModelportError as exc:
             # The message is text, not markup: rich would eat `[pmml]` in a pip hint.
-            message = escape(str(exc))
-            err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+            message = f"[bold red]error:[/] {escape(str(exc))}"
+            err.print(message, markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper
