@@ -2,7 +2,8 @@
 
 Every error a client can cause is a `GatewayError` carrying its HTTP status; REST (V2 and TF
 Serving) renders it as `{"error": "<message>"}`. Errors from `model_repo` and `converters`
-are translated by `translate`, so no handler maps exceptions on its own.
+are translated by `translate`, so no handler maps exceptions on its own. `PortUnavailable`
+is not a client's error but the server's own at start (the CLI's exit code 17).
 
     GatewayError                    status
     ├── InvalidInput                 400   malformed body, wrong datatype or shape, unknown output
@@ -107,3 +108,8 @@ def translate(exc: BaseException) -> GatewayError:
             return target(str(exc))
     log.error("internal error", exc_info=exc)
     return InternalError(f"internal error ({type(exc).__name__}); the server log has details")
+
+
+class PortUnavailable(repo_errors.ModelportError):
+    """`modelport serve` cannot listen where it was asked to (a port in use, a privileged
+    port): refused before any model is loaded, with its own exit code."""

@@ -10,6 +10,7 @@ from converters.errors import (
     UnsupportedConversion,
 )
 from gateway.cli.errors import RemoteError, Unreachable
+from gateway.errors import PortUnavailable
 from model_repo.errors import (
     ArtifactError,
     Conflict,
@@ -27,8 +28,10 @@ INTERNAL = 1
 USAGE = 2  # click/typer's own code for bad arguments
 REMOTE_ERROR = 15  # the gateway answered a client command (push, predict) with an error
 UNREACHABLE = 16  # the gateway could not be reached
+PORT_UNAVAILABLE = 17  # `serve` cannot listen on the host and port it was given
 # Most specific class first: the first match wins.
 EXIT_CODES: tuple[tuple[type[ModelportError], int], ...] = (
+    (PortUnavailable, PORT_UNAVAILABLE),
     (Unreachable, UNREACHABLE),
     (RemoteError, REMOTE_ERROR),
     (ModelLoadError, 3),

@@ -1,0 +1,75 @@
+"""How `modelport serve` starts, through real processes: it says it is serving only once it
+answers, and a port already in use is refused at once with its own exit code and message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.cli import exit_codes
+from model_repo.repository import Repository
+from tests.artifacts import publish_tiny
+from tests.integration.servers import MODELPORT, ROOT, free_port, running_server
+
+pytestmark = pytest.mark.xdist_group("gateway-serve-start")
+
+
+def _serve(repo: Path, port: int, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
+    command = [*MODELPORT, "serve", "--repo", str(repo), "--port", str(port), *args]
+    command += ["--admin-token", "t"]
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_banner_comes_once_the_port_answers(tmp_path: Path, workers: str) -> None:
+    repo = Repository(tmp_path / "repo")
+    for name in ("a", "b", "c"):
+        publish_tiny(repo, name)
+    port = free_port()
+    process = _serve(repo.root, port, "--workers", workers)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        line = ""
+        while "modelport serving" not in line:
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr
+            line = process.stdout.readline()
+        # The moment the banner is out, a client can connect (with one process, the models
+        # are loaded too).
+        live = httpx.get(f"http://127.0.0.1:{port}/v2/health/live", timeout=30)
+        assert live.status_code == 200
+        if workers == "1":
+            assert httpx.get(f"http://127.0.0.1:{port}/v2/health/ready").status_code == 200
+        assert f"on http://127.0.0.1:{port}" in line
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)  # reaps it and closes its pipes
+
+
+def test_a_port_in_use_is_refused_at_once_with_its_own_exit_code(tmp_path: Path) -> None:
+    repo = Repository(tmp_path / "repo")
+    publish_tiny(repo, "m")
+    port = free_port()
+    with running_server(repo.root, tmp_path / "first.log", port=port):
+        started = time.monotonic()
+        second = _serve(repo.root, port)
+        stdout, stderr = second.communicate(timeout=60)
+    assert second.returncode == exit_codes.PORT_UNAVAILABLE == 17, (stdout, stderr)
+    assert f"port {port} on 127.0.0.1 is already in use" in stderr
+    assert "--port" in stderr
+    assert "modelport serving" not in stdout
+    assert "Traceback" not in stderr
+    assert time.monotonic() - started < 30
