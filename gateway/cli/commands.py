@@ -10,13 +10,14 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from gateway.cli.exit_codes import exit_code_for
+from gateway.cli.options import RepoOption, open_repo
 from gateway.cli.releases import add_commands
 from model_repo.errors import ModelportError
 
@@ -38,11 +39,6 @@ app.add_typer(models_app, name="models")
 out = Console()
 err = Console(stderr=True)
 
-RepoOption = Annotated[
-    Path | None,
-    typer.Option("--repo", help="Repository root [default: $MODELPORT_REPO or ./models]"),
-]
-
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Print a modelport error as one readable paragraph and exit with its own code."""
@@ -58,12 +54,6 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper
-
-
-def open_repo(repo: Path | None) -> Any:
-    from model_repo.repository import Repository
-
-    return Repository(repo)
 
 
 @app.command()
@@ -86,7 +76,7 @@ def convert(
     from converters.pipeline import convert_file
     from gateway.cli.report import print_conversion
 
-    repository = open_repo(repo)
+    repository = open_repo(repo, must_exist=False)  # publishing creates it
     with err.status("starting", spinner="dots") as status:
         manifest = convert_file(
             repository,
@@ -225,11 +215,20 @@ def serve(
     if workers > 1 and poll_interval <= 0:
         hint = "--workers"
         raise typer.BadParameter("several workers need --poll-interval above 0", param_hint=hint)
+    root = repo or default_root()
+    if not root.exists():
+        err.print(
+            f"warning: repository {escape(str(root))} does not exist yet; serving no model "
+            "until one is published there (check --repo or MODELPORT_REPO)",
+            style="yellow",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not admin_token:
         admin_token = new_token()
         print(f"admin token (generated; set MODELPORT_ADMIN_TOKEN to choose): {admin_token}")
     config = ServerConfig(
-        repo_root=repo or default_root(),
+        repo_root=root,
         admin_token=admin_token,
         inference_token=inference_token or None,
         host=host,

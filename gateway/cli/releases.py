@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from gateway.cli.options import RepoOption, open_repo
 from model_repo.errors import InvalidArgument
 
 out = Console()
-RepoOption = Annotated[
-    Path | None,
-    typer.Option("--repo", help="Repository root [default: $MODELPORT_REPO or ./models]"),
-]
 Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 
 
@@ -49,24 +45,24 @@ def releases_set(
     from model_repo.releases import parse_models
 
     models = parse_models({"models": dict(_pin(p) for p in pins)})
-    release = _repo(repo).releases.set(name, models)
+    release = open_repo(repo).releases.set(name, models)
     out.print_json(json.dumps(release.to_dict()))
 
 
 def releases_show(name: str, repo: RepoOption = None) -> None:
     """Print one release: revision and pinned versions."""
-    out.print_json(json.dumps(_repo(repo).releases.get(name).to_dict()))
+    out.print_json(json.dumps(open_repo(repo).releases.get(name).to_dict()))
 
 
 def releases_list(repo: RepoOption = None) -> None:
     """Print every release."""
-    stored = _repo(repo).releases.all()
+    stored = open_repo(repo).releases.all()
     out.print_json(json.dumps([r.to_dict() for _, r in sorted(stored.items())]))
 
 
 def releases_delete(name: str, repo: RepoOption = None) -> None:
     """Delete a release (requests naming it get 404 once the gateway notices)."""
-    _repo(repo).releases.delete(name)
+    open_repo(repo).releases.delete(name)
     out.print(f"deleted release {name}")
 
 
@@ -83,7 +79,7 @@ def models_config(
     """Show a model's version policy, or set it with --latest/--all/--specific/--preserve."""
     from model_repo.model_config import ModelConfig
 
-    repository = _repo(repo)
+    repository = open_repo(repo)
     config = repository.config(name)
     policies = [p for p in (latest, all_versions or None, specific) if p is not None]
     if len(policies) > 1:
@@ -101,12 +97,6 @@ def models_config(
         config = ModelConfig.from_dict(body)
         repository.set_config(name, config)
     out.print_json(json.dumps({"name": name, **config.to_dict()}))
-
-
-def _repo(root: Path | None) -> Any:
-    from model_repo.repository import Repository
-
-    return Repository(root)
 
 
 def _pin(text: str) -> tuple[str, int]:

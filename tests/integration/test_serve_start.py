@@ -73,3 +73,24 @@ def test_a_port_in_use_is_refused_at_once_with_its_own_exit_code(tmp_path: Path)
     assert "modelport serving" not in stdout
     assert "Traceback" not in stderr
     assert time.monotonic() - started < 30
+
+
+def test_a_repository_that_does_not_exist_is_a_warning_and_an_empty_server(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "not-there"
+    port = free_port()
+    process = _serve(missing, port)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while "modelport serving" not in process.stdout.readline():
+            assert time.monotonic() < deadline and process.poll() is None
+        assert httpx.get(f"http://127.0.0.1:{port}/v2/health/ready").status_code == 200
+        index = httpx.post(f"http://127.0.0.1:{port}/v2/repository/index")
+        assert index.json() == []
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert f"warning: repository {missing} does not exist yet" in stderr
+    assert "--repo" in stderr

@@ -425,6 +425,18 @@ FAILURES: dict[str, Failure] = {
         13, _models("list"), ("iris/aliases.json is corrupt",), _corrupt_aliases
     ),
     "root_is_a_file": Failure(13, _root_is_a_file, ("a-file exists and is not a directory",)),
+    "root_missing": Failure(
+        13,
+        lambda c: run("models", "list", "--repo", c.tmp / "nowhere"),
+        ("repository", "nowhere does not exist", "--repo"),
+    ),
+    "root_missing_from_the_environment": Failure(
+        13,
+        lambda c: run(
+            "releases", "list", env={**os.environ, "MODELPORT_REPO": str(c.tmp / "gone")}
+        ),
+        ("gone does not exist", "MODELPORT_REPO"),
+    ),
     # 14: the conversion failed for another reason (here: the source model on the sample)
     "source_fails_on_sample": Failure(
         14,
@@ -486,6 +498,14 @@ def test_a_missing_option_is_a_usage_error_naming_it(models: dict[str, Path]) ->
     missing_option = run("convert", models["iris"], "--to", "onnx")
     assert missing_option.returncode == exit_codes.USAGE
     assert "--name" in missing_option.stderr
+
+
+def test_the_repository_option_shows_its_default_and_its_variable() -> None:
+    for command in (("models", "list"), ("serve",), ("releases", "list"), ("convert",)):
+        result = run(*command, "--help", env={**os.environ, "COLUMNS": "200"})
+        assert result.returncode == 0, result.stderr
+        line = next(x for x in result.stdout.splitlines() if "--repo" in x)
+        assert "MODELPORT_REPO" in line and "./models" in line, (command, line)
 
 
 def test_help_is_fast_and_lists_commands() -> None:
