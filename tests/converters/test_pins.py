@@ -51,3 +51,27 @@ def test_each_converter_and_runtime_is_pinned_exactly_and_installed_at_its_pin(
         pytest.skip(f"{package} is not installed (its extra is not)")
     # A local version label (torch's "+cpu") is the same release as the pin.
     assert installed.split("+")[0] == pins[_normal(package)], (package, installed)
+
+
+def test_the_pmml_extra_alone_keeps_scikit_learn_within_what_sklearn2pmml_accepts() -> None:
+    """`pip install 'modelport[pmml]'` without constraints.txt must not pick a scikit-learn
+    that sklearn2pmml then refuses (the newest release, 1.9.1, is refused by 0.133.1)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pytest.importorskip("sklearn2pmml")
+    from converters._pmml_java import newest_sklearn_accepted
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extra = [Requirement(r) for r in project["optional-dependencies"]["pmml"]]
+    sklearn = [r for r in extra if _normal(r.name) == "scikit-learn"]
+    assert len(sklearn) == 1, "the pmml extra must bound scikit-learn"
+    newest = newest_sklearn_accepted()
+    assert newest is not None  # read from sklearn2pmml's own jar
+    major, minor, patch = Version(newest).release
+    assert sklearn[0].specifier.contains(newest)
+    assert sklearn[0].specifier.contains(_pins()["scikit-learn"])
+    for newer in (f"{major}.{minor}.{patch + 1}", f"{major}.{minor + 1}.0"):
+        assert not sklearn[0].specifier.contains(newer), newer
