@@ -13,8 +13,9 @@ PORT ?= 8000
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing the pinned dependencies into $(VENV) (a few minutes the first time)"
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all,dev]"
+	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e ".[all,dev]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
