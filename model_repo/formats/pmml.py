@@ -32,6 +32,7 @@ INSTALL_HINT = (
     "install a Java 11+ runtime (e.g. apt-get install openjdk-17-jre-headless) or point "
     "JAVA_HOME at one, and the extra: pip install 'modelport[pmml]'"
 )
+_PYTHON_PACKAGES = {"jpype": "JPype1", "jpmml_evaluator": "jpmml-evaluator"}  # module -> pip
 _ANONYMOUS = re.compile(r"^x([1-9][0-9]*)$")
 _JVM_LOCK = threading.Lock()
 
@@ -84,8 +85,10 @@ def _start_jvm() -> None:
         import jpmml_evaluator
         import jpype
     except ImportError as exc:
+        package = _PYTHON_PACKAGES.get(exc.name or "", "JPype1 and jpmml-evaluator")
         raise DependencyMissing(
-            f"PMML serving needs JPype and jpmml-evaluator: {INSTALL_HINT}"
+            f"PMML serving needs the Python package {package}, which is not installed: "
+            "pip install 'modelport[pmml]' (PMML also needs a Java 11+ runtime)"
         ) from exc
     with _JVM_LOCK:
         if not jpype.isJVMStarted():

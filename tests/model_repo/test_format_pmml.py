@@ -271,3 +271,36 @@ def test_the_jvm_leaves_signals_to_python(classifier: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "INT,TERM"
+
+
+@pytest.mark.parametrize(
+    ("module", "package"), [("jpype", "JPype1"), ("jpmml_evaluator", "jpmml-evaluator")]
+)
+def test_a_missing_python_package_is_named_not_java(
+    classifier: Path, module: str, package: str
+) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        f"import sys; sys.modules[{module!r}] = None\n"
+        "from model_repo.errors import DependencyMissing\n"
+        "from model_repo.formats import get_format\n"
+        "try:\n"
+        f"    get_format('pmml').open(__import__('pathlib').Path({str(classifier)!r}))\n"
+        "except DependencyMissing as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    message = done.stdout.strip()
+    assert f"needs the Python package {package}, which is not installed" in message
+    assert "pip install 'modelport[pmml]'" in message
+    assert not message.startswith("install a Java")
