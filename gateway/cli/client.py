@@ -96,23 +96,35 @@ def build_inputs(specs: list[dict[str, Any]], table: dict[str, list[Any]] | list
 
 def _tensor(spec: dict[str, Any], values: list[Any], shape: list[int]) -> dict[str, Any]:
     datatype = spec["datatype"]
-    return {
-        "name": spec["name"],
-        "datatype": datatype,
-        "shape": shape,
-        "data": _typed(values, datatype),
-    }
+    try:
+        data = _typed(values, datatype)
+    except ValueError as exc:
+        raise InvalidArgument(f"input {spec['name']!r}: {exc}") from None
+    return {"name": spec["name"], "datatype": datatype, "shape": shape, "data": data}
 
 
 def _typed(values: Any, datatype: str) -> Any:
+    """Values read from text (CSV cells) as the input's type; a blank cell is missing
+    (null), which the gateway takes as NaN for numbers and as missing for PMML strings."""
     if isinstance(values, list):
         return [_typed(v, datatype) for v in values]
-    if not isinstance(values, str) or datatype == "BYTES":
+    if not isinstance(values, str):
+        return values
+    if not values.strip():
+        return None
+    if datatype == "BYTES":
         return values
     if datatype == "BOOL":
         return values.strip().lower() in ("1", "true", "yes")
-    number = float(values)
-    return number if datatype.startswith("FP") else int(number)
+    try:
+        number = float(values)
+    except ValueError:
+        raise ValueError(f"{values!r} is not a number ({datatype})") from None
+    if datatype.startswith("FP"):
+        return number
+    if not number.is_integer():  # int() would cut 1.5 to 1 without a word
+        raise ValueError(f"{values!r} is not a whole number ({datatype})")
+    return int(values) if values.strip().lstrip("+-").isdigit() else int(number)
 
 
 def _read_request(data: Path) -> dict[str, Any] | None:

@@ -59,7 +59,7 @@ def version_loader(
             runtime = ServingRuntime(base, name, version, batchable(manifest.signature))
             runtime.configure(config.batching)
             stats = metrics.version_stats(name, version)
-            served = ServedVersion(manifest, runtime, fmt.platform, stats)
+            served = ServedVersion(manifest, runtime, fmt.platform, stats, fmt.missing_strings)
         except BaseException:
             predictor.close()  # opened but never served: nobody else would close it
             raise

@@ -103,8 +103,8 @@ def _array(name: str, value: Any, bools: bool) -> np.ndarray:
         array = np.asarray(value)
     except ValueError as exc:
         raise InvalidInput(f"input {name!r}: values are not a rectangular array: {exc}") from None
-    if array.dtype.kind == "O":
-        raise InvalidInput(f"input {name!r}: values mix numbers with other things (null?)")
+    if array.dtype.kind == "O":  # nulls among numbers, or a mix: the model's type decides
+        _check_leaves(name, array)
     if bools and array.dtype.kind != "b" and holds_bool(value):  # numpy took true as 1
         raise InvalidInput(f"input {name!r}: values mix true/false with numbers")
     return array
@@ -112,9 +112,18 @@ def _array(name: str, value: Any, bools: bool) -> np.ndarray:
 
 def _strings(name: str, value: Any) -> np.ndarray:
     array = np.asarray(value, dtype=object)
-    if not all(isinstance(v, str) for v in array.flat):
+    if not all(v is None or isinstance(v, str) for v in array.flat):
         raise InvalidInput(f"input {name!r}: values mix strings with other things")
     return array
+
+
+def _check_leaves(name: str, array: np.ndarray) -> None:
+    """Numbers and nulls (missing values) may be mixed; anything else with them may not."""
+    for value in array.flat:
+        if value is not None and type(value) not in (int, float, str):
+            raise InvalidInput(
+                f"input {name!r}: values must be numbers, strings or null, got {value!r}"
+            )
 
 
 def _first_leaf(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -28,14 +29,30 @@ def json_response(
 
 
 def parse_object(raw: bytes | memoryview) -> dict[str, Any]:
-    """A request body that must be a JSON object, parsed; a 400 naming what is wrong."""
+    """A request body that must be a JSON object, parsed; a 400 naming what is wrong.
+
+    `NaN`, `Infinity` and `-Infinity` are read as the floats they name: not JSON, but what
+    Python's json module (and so tritonclient) writes for them, and what TF Serving reads.
+    """
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}") from None
+        doc = _with_non_finite_numbers(raw, exc)
     if not isinstance(doc, dict):
         raise InvalidInput(f"the request body must be a JSON object, got {type(doc).__name__}")
     return doc
+
+
+def _with_non_finite_numbers(raw: bytes | memoryview, error: orjson.JSONDecodeError) -> Any:
+    """`raw` read by Python's json, which knows NaN and Infinity, when it names them; else
+    orjson's error (the slow reader is tried only for a body it may help)."""
+    text = bytes(raw)
+    if b"NaN" not in text and b"Infinity" not in text:
+        raise InvalidInput(f"malformed JSON: {error}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise InvalidInput(f"malformed JSON: {exc}") from None
 
 
 async def object_or_empty(request: Request, limit: int) -> dict[str, Any]:

@@ -44,13 +44,17 @@ class ShapeRule:
 class InputPlan:
     """What a version takes and returns, precomputed once per loaded version."""
 
-    def __init__(self, signature: Signature) -> None:
+    def __init__(self, signature: Signature, missing_strings: bool = False) -> None:
+        """`missing_strings`: whether the runtime takes a missing value (null) in a BYTES
+        input (PMML does; ONNX and TensorFlow have no missing string)."""
         self.specs = {spec.name: spec for spec in signature.inputs}
         self.dtypes = {spec.name: numpy_dtype(spec.datatype) for spec in signature.inputs}
         self.shapes = {spec.name: ShapeRule(spec) for spec in signature.inputs}
         self.output_names = tuple(signature.output_names)
         self._outputs = frozenset(self.output_names)
         self._only = signature.inputs[0] if len(signature.inputs) == 1 else None
+        strings = [spec.name for spec in signature.inputs if spec.datatype == "BYTES"]
+        self._no_missing = frozenset(() if missing_strings else strings)
 
     def fit(self, tensors: Iterable[RequestTensor]) -> dict[str, np.ndarray]:
         fitted: dict[str, np.ndarray] = {}
@@ -60,9 +64,19 @@ class InputPlan:
             if name in fitted:
                 raise InvalidInput(f"input {name!r} is given twice")
             array = tensor.array
-            # Already the model's dtype and shape (the everyday case): nothing to convert.
-            if array.dtype != self.dtypes[name] or not self.shapes[name].fits(array.shape):
+            # Already the model's dtype and shape (the everyday case): nothing to convert,
+            # unless untyped JSON (TF Serving) made objects: numbers with nulls, or strings.
+            if (
+                array.dtype != self.dtypes[name]
+                or not self.shapes[name].fits(array.shape)
+                or (tensor.datatype is None and array.dtype.kind == "O")
+            ):
                 array = self._fit_one(tensor, spec)
+            if name in self._no_missing and any(v is None for v in array.flat):
+                raise InvalidInput(
+                    f"input {name!r}: null (a missing string) is not taken by this model's "
+                    "runtime; only PMML models have missing values for strings"
+                )
             fitted[name] = array
         if len(fitted) != len(self.specs):
             missing = [name for name in self.specs if name not in fitted]
@@ -102,6 +116,8 @@ class InputPlan:
         target = self.dtypes[spec.name]
         if array.dtype != target and not (target.kind == "O" and array.dtype.kind == "O"):
             array = _convert(spec, array, tensor.datatype, target)
+        elif tensor.datatype is None and array.dtype.kind == "O":  # untyped JSON's objects
+            array = _as_strings(spec, array)
         if not spec.accepts_shape(array.shape):
             array = _reshape(spec, array)
         return array
@@ -150,6 +166,13 @@ def _narrow_integers(
 def _as_strings(spec: TensorSpec, array: np.ndarray) -> np.ndarray:
     if array.dtype.kind in "SU":
         return array.astype(object)
+    if array.dtype.kind == "O":
+        for value in array.flat:
+            if value is not None and not isinstance(value, str | bytes):
+                raise InvalidInput(
+                    f"input {spec.name!r} takes strings (BYTES) or null, got {value!r}"
+                )
+        return array
     raise InvalidInput(f"input {spec.name!r} takes strings (BYTES), got {array.dtype.name} values")
 
 

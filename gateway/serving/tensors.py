@@ -167,6 +167,8 @@ def json_numbers(
     kind = raw.dtype.kind
     if raw.size == 0:
         return raw.astype(dtype)
+    if kind == "O":  # nulls among the numbers (numpy reads them as objects)
+        return json_numbers(name, _missing_as_nan(name, raw, dtype, datatype), dtype, datatype)
     if dtype.kind == "b":
         if kind != "b":
             raise InvalidInput(f"input {name!r}: BOOL data must be true/false, got {_first(raw)}")
@@ -186,6 +188,27 @@ def json_numbers(
                     f"input {name!r}: a value is out of the {datatype} range"
                 ) from None
     return _integers(name, raw, dtype, datatype, data)
+
+
+def _missing_as_nan(name: str, raw: np.ndarray, dtype: np.dtype[Any], datatype: str) -> np.ndarray:
+    """JSON numbers holding nulls, as float64 with NaN for each null: the missing value of
+    the float types. The other types have none, so a null there is refused."""
+    if dtype.kind != "f":
+        raise InvalidInput(
+            f"input {name!r}: {datatype} has no missing value, got null; null (or NaN) is "
+            "taken for FP16, FP32 and FP64 inputs only"
+        )
+    values = np.empty(raw.size, dtype=np.float64)
+    for index, value in enumerate(raw.flat):
+        if value is None:
+            values[index] = math.nan
+        elif type(value) in (int, float):  # not bool: true among numbers is refused
+            values[index] = value
+        else:
+            raise InvalidInput(
+                f"input {name!r}: {datatype} data must be numbers or null, got {value!r}"
+            )
+    return values.reshape(raw.shape)
 
 
 def _integers(
@@ -225,10 +248,10 @@ def _strings(name: str, data: list[Any]) -> np.ndarray:
     except ValueError as exc:
         raise InvalidInput(f"input {name!r}: data is not a rectangular array: {exc}") from None
     for value in array.flat:
-        if not isinstance(value, str):
+        if value is not None and not isinstance(value, str):  # None: a missing value
             raise InvalidInput(
-                f"input {name!r}: BYTES data must be strings (or use the binary extension), "
-                f"got {value!r}"
+                f"input {name!r}: BYTES data must be strings or null (or use the binary "
+                f"extension), got {value!r}"
             )
     return array
 

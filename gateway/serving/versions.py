@@ -38,7 +38,12 @@ class ServedVersion:
     )
 
     def __init__(
-        self, manifest: Manifest, runtime: Runtime, platform: str, stats: VersionStats
+        self,
+        manifest: Manifest,
+        runtime: Runtime,
+        platform: str,
+        stats: VersionStats,
+        missing_strings: bool = False,
     ) -> None:
         self.name = manifest.name
         self.version = manifest.version
@@ -46,7 +51,7 @@ class ServedVersion:
         self.runtime = runtime
         self.platform = platform
         self.stats = stats
-        self.plan = InputPlan(manifest.signature)
+        self.plan = InputPlan(manifest.signature, missing_strings)
         self.datatypes = {spec.name: spec.datatype for spec in manifest.signature.outputs}
         self.leases = 0
         self.retired = False  # no new request gets it

@@ -45,6 +45,7 @@ class ArtifactFormat(Protocol):
     name: str  # "onnx"
     artifact_name: str  # "model.onnx" inside the version dir
     platform: str  # V2 model metadata platform, e.g. "onnx_onnxv1"
+    missing_strings: bool  # whether a string input may hold a missing value (None)
 
     def describe(self, path: Path) -> Signature:
         """Read an artifact's signature without starting its runtime: ONNX reads the graph

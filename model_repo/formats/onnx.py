@@ -56,6 +56,7 @@ class OnnxFormat:
     name = "onnx"
     artifact_name = "model.onnx"
     platform = "onnx_onnxv1"
+    missing_strings = False  # a tensor of strings has no missing value
 
     def describe(self, path: Path) -> Signature:
         import onnx

@@ -41,6 +41,7 @@ class PmmlFormat:
     name = "pmml"
     artifact_name = "model.pmml"
     platform = "pmml"
+    missing_strings = True  # None is a missing value, as NaN is for numbers
 
     def describe(self, path: Path) -> Signature:
         return read_pmml(path).signature()
@@ -85,9 +86,9 @@ def _start_jvm() -> None:
         import jpmml_evaluator
         import jpype
     except ImportError as exc:
-        package = _PYTHON_PACKAGES.get(exc.name or "", "JPype1 and jpmml-evaluator")
+        missing = _PYTHON_PACKAGES.get(exc.name or "", "JPype1 and jpmml-evaluator")
         raise DependencyMissing(
-            f"PMML serving needs the Python package {package}, which is not installed: "
+            f"PMML serving needs the Python package {missing}, which is not installed: "
             "pip install 'modelport[pmml]' (PMML also needs a Java 11+ runtime)"
         ) from exc
     with _JVM_LOCK:

@@ -40,6 +40,7 @@ class SavedModelFormat:
     name = "savedmodel"
     artifact_name = "saved_model"
     platform = "tensorflow_savedmodel"
+    missing_strings = False  # a tf.string tensor has no missing value
 
     def describe(self, path: Path) -> Signature:
         signature_def = _serving_signature_def(path)
