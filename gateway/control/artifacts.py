@@ -44,6 +44,7 @@ def import_artifact(
             shutil.copyfile(path, target)
         signature = fmt.describe(target)
         fmt.open(target, signature).close()
+        labels = fmt.labels(target)
         draft = Manifest(
             name=name,
             format=fmt.name,
@@ -57,6 +58,7 @@ def import_artifact(
                 libraries={"modelport": modelport_version()},
             ),
             parity=None,
+            labels=labels,
         )
         manifest = staging.publish(draft)
     if alias:

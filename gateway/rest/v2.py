@@ -104,11 +104,16 @@ class V2Endpoints:
 
 
 def render_metadata(info: ModelInfo) -> dict[str, Any]:
+    """V2 model metadata; a classifier's class order (the `probabilities` columns) is in
+    `parameters.labels`, where V2 servers put what the protocol has no field for."""
     signature = info.signature
-    return {
+    metadata: dict[str, Any] = {
         "name": info.name,
         "versions": [str(v) for v in info.versions],
         "platform": info.platform,
         "inputs": [spec.to_dict() for spec in signature.inputs],
         "outputs": [spec.to_dict() for spec in signature.outputs],
     }
+    if info.labels is not None:
+        metadata["parameters"] = {"labels": list(info.labels)}
+    return metadata

@@ -35,28 +35,91 @@ class PmmlField:
 
 
 @dataclass(frozen=True)
+class PmmlOutput:
+    """An OutputField the evaluator returns: its name, feature and declared types.
+
+    `dataType` and `optype` are optional in PMML 4.3; `datatype` then follows from the
+    feature (see `output_datatype`)."""
+
+    name: str
+    feature: str = "predictedValue"
+    datatype: str | None = None
+    optype: str | None = None
+    value: str | None = None  # the class of a probability
+
+
+# Features whose value is a number whatever the model, and those whose value is text.
+_NUMERIC_FEATURES = frozenset(
+    {"probability", "confidence", "residual", "standardError", "standardDeviation",
+     "affinity", "entityAffinity", "clusterAffinity"}
+)  # fmt: skip
+_TEXT_FEATURES = frozenset({"reasonCode", "entityId", "clusterId", "predictedDisplayValue"})
+CANONICAL_OUTPUTS = frozenset({"label", "probabilities", "prediction"})
+
+
+@dataclass(frozen=True)
 class PmmlModel:
-    """The first model of a PMML document: its function, fields and probability outputs."""
+    """The first model of a PMML document: its function, fields and outputs."""
 
     function: str
     active: tuple[PmmlField, ...]
     targets: tuple[PmmlField, ...]
     probability_fields: tuple[str, ...]  # OutputField names, in class order
+    classes: tuple[str, ...] = ()  # the class of each probability field, in that order
+    extra_outputs: tuple[PmmlOutput, ...] = ()  # the other OutputFields the evaluator returns
 
     def signature(self) -> Signature:
         inputs = [TensorSpec(f.name, v2(f), (-1, 1)) for f in self.active]
         return Signature.of(inputs, self.output_specs())
 
     def output_specs(self) -> list[TensorSpec]:
+        """The canonical outputs (`prediction`, or `label` and `probabilities`), then each
+        other OutputField under its own name, one value per row."""
         if self.function == "regression":
             shape = (-1,) if len(self.targets) == 1 else (-1, len(self.targets))
-            return [TensorSpec("prediction", "FP64", shape)]
-        specs = [TensorSpec("label", v2(self.targets[0]), (-1,))]
-        # Probabilities exist only where the document declares them as OutputFields: that
-        # is all the evaluator returns (the target itself is decoded to its label).
-        if self.probability_fields:
-            specs.append(TensorSpec("probabilities", "FP64", (-1, len(self.probability_fields))))
+            specs = [TensorSpec("prediction", "FP64", shape)]
+        else:
+            specs = [TensorSpec("label", v2(self.targets[0]), (-1,))]
+            # Probabilities exist only where the document declares them as OutputFields:
+            # that is all the evaluator returns (the target itself is decoded to its label).
+            if self.probability_fields:
+                width = len(self.probability_fields)
+                specs.append(TensorSpec("probabilities", "FP64", (-1, width)))
+        specs += [TensorSpec(o.name, self.output_datatype(o), (-1,)) for o in self.extra_outputs]
         return specs
+
+    def output_datatype(self, output: PmmlOutput) -> str:
+        """The declared dataType; else a number or text by the feature; a predicted value
+        has its target's type; a computed value (transformedValue ...) is FP64 when its
+        optype is continuous and text otherwise."""
+        if output.datatype is not None:
+            return v2(PmmlField(output.name, output.datatype))
+        if output.feature in _NUMERIC_FEATURES:
+            return "FP64"
+        if output.feature in _TEXT_FEATURES:
+            return "BYTES"
+        if output.feature == "predictedValue":
+            return "FP64" if self.function == "regression" else v2(self.targets[0])
+        return "FP64" if output.optype == "continuous" else "BYTES"
+
+    def labels(self) -> tuple[Any, ...] | None:
+        """A classifier's classes in `probabilities` column order, typed as its target."""
+        if self.function != "classification":
+            return None
+        target = self.targets[0]
+        classes = self.classes or target.values
+        return tuple(_typed(c, target.datatype) for c in classes) or None
+
+
+def _typed(value: str, datatype: str) -> Any:
+    try:
+        if datatype == "integer":
+            return int(value)
+        if datatype in ("double", "float"):
+            return float(value)
+    except ValueError:
+        pass  # a category that is not a number in a numeric field: keep the text
+    return value
 
 
 def v2(pmml_field: PmmlField) -> str:
@@ -105,8 +168,23 @@ def _refuse_entity(*_: Any) -> None:  # unreachable without a DTD; kept as a sec
     raise ArtifactError("PMML documents declaring XML entities are refused")
 
 
-def _is_class_probability(attrs: dict[str, str]) -> bool:
-    return attrs.get("feature") == "probability" and "value" in attrs
+def _is_class_probability(output: PmmlOutput) -> bool:
+    return output.feature == "probability" and output.value is not None
+
+
+def _is_final(attrs: dict[str, str]) -> bool:
+    """Whether the evaluator returns the OutputField (it keeps intermediate ones to itself)."""
+    return attrs.get("isFinalResult", "true") != "false"
+
+
+def _output(attrs: dict[str, str]) -> PmmlOutput:
+    return PmmlOutput(
+        name=attrs.get("name", ""),
+        feature=attrs.get("feature", "predictedValue"),
+        datatype=attrs.get("dataType"),
+        optype=attrs.get("optype"),
+        value=attrs.get("value"),
+    )
 
 
 @dataclass
@@ -114,11 +192,11 @@ class _ModelScope:
     """One model element; in a model chain, the last segment's outputs are the chain's."""
 
     depth: int
-    outputs: list[tuple[str, str]] = field(default_factory=list)  # (name, class value)
+    outputs: list[PmmlOutput] = field(default_factory=list)  # its final OutputFields
     chain: bool = False
     last_segment: _ModelScope | None = None
 
-    def exposed(self) -> list[tuple[str, str]]:
+    def exposed(self) -> list[PmmlOutput]:
         chained = self.last_segment.exposed() if self.chain and self.last_segment else []
         return [*self.outputs, *chained]
 
@@ -178,8 +256,8 @@ class _Scanner:
     ) -> None:
         if parent == "MiningSchema" and local == "MiningField" and scope is self.top:
             self.mining.append((attrs.get("name", ""), attrs.get("usageType", "active")))
-        elif (parent, local) == ("Output", "OutputField") and _is_class_probability(attrs):
-            scope.outputs.append((attrs.get("name", ""), attrs["value"]))
+        elif (parent, local) == ("Output", "OutputField") and _is_final(attrs):
+            scope.outputs.append(_output(attrs))
 
     def model(self, file_name: str) -> PmmlModel:
         if self.function is None:
@@ -197,7 +275,18 @@ class _Scanner:
             raise ArtifactError(f"{file_name}: the PMML model declares no target field")
         if self.function == "classification" and len(targets) != 1:
             raise ArtifactError(f"{file_name}: a classifier must have exactly one target field")
-        return PmmlModel(self.function, active, targets, self._in_class_order(targets[0]))
+        outputs = self.top.exposed() if self.top else []
+        probabilities = self._in_class_order(targets[0], outputs)
+        taken = {name for name, _ in probabilities} | CANONICAL_OUTPUTS
+        extras = {o.name: o for o in outputs if o.name not in taken}  # one per name
+        return PmmlModel(
+            self.function,
+            active,
+            targets,
+            tuple(name for name, _ in probabilities),
+            tuple(value for _, value in probabilities),
+            tuple(extras.values()),
+        )
 
     def _lookup(self, name: str, file_name: str) -> PmmlField:
         try:
@@ -207,10 +296,13 @@ class _Scanner:
                 f"{file_name}: MiningField {name!r} has no DataField in the DataDictionary"
             ) from None
 
-    def _in_class_order(self, target: PmmlField) -> tuple[str, ...]:
-        """Probability fields ordered like the target's categories (document order else)."""
-        outputs = self.top.exposed() if self.top else []
-        by_class = {value: name for name, value in outputs}
+    def _in_class_order(
+        self, target: PmmlField, outputs: list[PmmlOutput]
+    ) -> list[tuple[str, str]]:
+        """(field, class) of each class probability, ordered like the target's categories
+        (in document order when they do not name the same classes)."""
+        found = [(o.name, str(o.value)) for o in outputs if _is_class_probability(o)]
+        by_class = {value: name for name, value in found}
         if target.values and set(by_class) == set(target.values):
-            return tuple(by_class[value] for value in target.values)
-        return tuple(name for name, _value in outputs)
+            return [(by_class[value], value) for value in target.values]
+        return found

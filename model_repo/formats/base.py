@@ -53,6 +53,11 @@ class ArtifactFormat(Protocol):
         (TensorFlow must be importable, but no variables are loaded)."""
         ...
 
+    def labels(self, path: Path) -> tuple[Any, ...] | None:
+        """A classifier's classes in the order of its `probabilities` columns, when the
+        artifact records them (PMML does); None otherwise."""
+        ...
+
     def open(
         self,
         path: Path,

@@ -72,6 +72,9 @@ class OnnxFormat:
             raise ArtifactError(f"{path.name}: the ONNX graph declares no outputs")
         return Signature.of(inputs, (_tensor_spec(v) for v in graph.output))
 
+    def labels(self, path: Path) -> tuple[Any, ...] | None:
+        return None  # converters record them; a graph's class attributes are not read
+
     def open(
         self,
         path: Path,

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from model_repo.errors import ArtifactError, DependencyMissing, InvalidArgument
-from model_repo.formats._pmml_schema import PmmlField, PmmlModel, read_pmml
+from model_repo.formats._pmml_schema import CANONICAL_OUTPUTS, PmmlField, PmmlModel, read_pmml
 from model_repo.formats.base import Tensors
-from model_repo.signature import Signature, numpy_dtype
+from model_repo.signature import Signature, TensorSpec, numpy_dtype
 
 MIN_JAVA = 11
 INSTALL_HINT = (
@@ -46,6 +46,9 @@ class PmmlFormat:
     def describe(self, path: Path) -> Signature:
         return read_pmml(path).signature()
 
+    def labels(self, path: Path) -> tuple[Any, ...] | None:
+        return read_pmml(path).labels()
+
     def open(
         self,
         path: Path,
@@ -60,18 +63,24 @@ class PmmlFormat:
             evaluator = make_evaluator(path, backend="jpype").verify()
         except Exception as exc:  # JPMML raises Java exceptions through JPype
             raise ArtifactError(f"JPMML cannot load {path.name}: {exc}") from exc
-        _check_probability_fields(model, evaluator, path)
+        _check_output_fields(model, evaluator, path)
         parallelism = int((options or {}).get("parallelism", 1))
         return PmmlPredictor(evaluator, model, signature or model.signature(), parallelism)
 
 
-def _check_probability_fields(model: PmmlModel, evaluator: Any, path: Path) -> None:
-    """The Python reading of the document must agree with what JPMML will return."""
-    known = {f.getName() for f in evaluator.getOutputFields()}
-    missing = [name for name in model.probability_fields if name not in known]
+def _check_output_fields(model: PmmlModel, evaluator: Any, path: Path) -> None:
+    """The Python reading of the document must agree with what JPMML will return.
+
+    The names are read from the Java evaluator itself: jpmml_evaluator's Python wrapper of
+    `getOutputFields` fails on an OutputField without a dataType (optional in PMML 4.3).
+    """
+    fields = evaluator.javaEvaluator.getOutputFields()
+    known = {str(fields.get(i).getName()) for i in range(fields.size())}
+    wanted = [*model.probability_fields, *(o.name for o in model.extra_outputs)]
+    missing = [name for name in wanted if name not in known]
     if missing:
         raise ArtifactError(
-            f"{path.name}: JPMML does not expose the probability field(s) {', '.join(missing)}"
+            f"{path.name}: JPMML does not expose the output field(s) {', '.join(missing)}"
         )
 
 
@@ -181,8 +190,10 @@ class PmmlPredictor:
             elif spec.name == "prediction" and len(self._model.targets) > 1:
                 names = tuple(t.name for t in self._model.targets)
                 out[spec.name] = _matrix(columns, names, rows, dtype)
-            else:
+            elif spec.name in CANONICAL_OUTPUTS:
                 out[spec.name] = _vector(columns.get(self._model.targets[0].name, []), dtype)
+            else:  # another OutputField: a reason code, a transformed value ...
+                out[spec.name] = _field_values(columns.get(spec.name, [None] * rows), spec)
         return out
 
 
@@ -272,6 +283,22 @@ def _vector(values: list[Any], dtype: np.dtype[Any]) -> np.ndarray:
     if dtype.kind == "O":
         return np.array([str(v) for v in values], dtype=object)
     return np.asarray(values, dtype=dtype).reshape(-1)
+
+
+def _field_values(values: list[Any], spec: TensorSpec) -> np.ndarray:
+    """An OutputField's values as its datatype: a missing one is NaN for floats and "" for
+    text (a reason code the scorecard did not need); integers and booleans have none."""
+    dtype = numpy_dtype(spec.datatype)
+    if dtype.kind == "O":
+        return np.array(["" if v is None else str(v) for v in values], dtype=object)
+    if dtype.kind == "f":
+        return np.array([np.nan if v is None else v for v in values], dtype=dtype)
+    if None in values:
+        raise InvalidArgument(
+            f"the PMML model gave no {spec.name!r} for row {values.index(None)}, and "
+            f"{spec.datatype} has no missing value"
+        )
+    return np.asarray(values, dtype=dtype)
 
 
 def _matrix(

@@ -50,6 +50,9 @@ class SavedModelFormat:
             raise ArtifactError(f"{path.name}: the {SIGNATURE_KEY} signature has no outputs")
         return Signature.of(inputs, outputs)
 
+    def labels(self, path: Path) -> tuple[Any, ...] | None:
+        return None  # a SavedModel signature names no classes
+
     def open(
         self,
         path: Path,

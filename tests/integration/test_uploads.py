@@ -170,3 +170,47 @@ def test_cli_clients_report_remote_errors_with_their_exit_codes(
     unreachable = cli("predict", "iris", "--url", "http://127.0.0.1:9", "--data", data)
     assert unreachable.returncode == exit_codes.UNREACHABLE
     assert "cannot reach" in unreachable.stderr
+
+
+@pytest.mark.pmml
+def test_a_pmml_upload_with_untyped_output_fields_serves_every_one(
+    server: Server, tmp_path: Path
+) -> None:
+    from tests.model_repo.test_format_pmml import CLASSIFIER, UNTYPED_OUTPUTS, _tables
+
+    scorecard = tmp_path / "scorecard.pmml"
+    scorecard.write_text(UNTYPED_OUTPUTS, encoding="utf-8")
+    created = _upload(server, "scorecard", scorecard)
+    assert created.status_code == 201, created.text  # was a 500 from jpmml_evaluator
+    outputs = [o["name"] for o in created.json()["signature"]["outputs"]]
+    assert outputs == [
+        "prediction",
+        "Final Score",
+        "Reason Code 1",
+        "Reason Code 2",
+        "Doubled",
+        "Band",
+    ]
+    inputs = [
+        {"name": "age", "datatype": "INT64", "shape": [2, 1], "data": [25, 40]},
+        {"name": "income", "datatype": "FP64", "shape": [2, 1], "data": [500.0, 5000.0]},
+    ]
+    answer = httpx.post(f"{server.url}/v2/models/scorecard/infer", json={"inputs": inputs})
+    assert answer.status_code == 200, answer.text
+    by_name = {o["name"]: o for o in answer.json()["outputs"]}
+    assert by_name["Final Score"]["data"] == [5.0, 27.0]
+    assert by_name["Reason Code 1"] == {
+        "name": "Reason Code 1",
+        "datatype": "BYTES",
+        "shape": [2],
+        "data": ["AGE", ""],
+    }
+    assert by_name["Band"]["data"] == ["low", "high"]
+
+    classifier = tmp_path / "classifier.pmml"
+    classifier.write_text(CLASSIFIER.replace("{tables}", _tables()), encoding="utf-8")
+    uploaded = _upload(server, "classes", classifier)
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["labels"] == [0, 1, 2]  # the probabilities' column order
+    metadata = httpx.get(f"{server.url}/v2/models/classes").json()
+    assert metadata["parameters"] == {"labels": [0, 1, 2]}

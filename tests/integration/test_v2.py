@@ -63,6 +63,7 @@ def test_model_metadata_in_triton_shape(triton) -> None:
             {"name": "label", "datatype": "INT64", "shape": [-1]},
             {"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]},
         ],
+        "parameters": {"labels": [0, 1, 2]},  # the class of each probabilities column
     }
     by_alias = triton.get_model_metadata("iris", model_version="canary")
     assert by_alias == triton.get_model_metadata("iris", model_version="2")

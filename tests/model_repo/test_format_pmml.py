@@ -304,3 +304,94 @@ def test_a_missing_python_package_is_named_not_java(
     assert f"needs the Python package {package}, which is not installed" in message
     assert "pip install 'modelport[pmml]'" in message
     assert not message.startswith("install a Java")
+
+
+# PMML 4.3 makes an OutputField's dataType and optype optional; a scorecard returns reason
+# codes; a transformedValue is computed from another output. Each is returned by name.
+UNTYPED_OUTPUTS = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_3" version="4.3">
+  <Header/>
+  <DataDictionary>
+    <DataField name="score" optype="continuous" dataType="double"/>
+    <DataField name="age" optype="continuous" dataType="integer"/>
+    <DataField name="income" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <Scorecard functionName="regression" useReasonCodes="true" reasonCodeAlgorithm="pointsBelow"
+             baselineMethod="other" initialScore="0">
+    <MiningSchema>
+      <MiningField name="score" usageType="target"/>
+      <MiningField name="age"/>
+      <MiningField name="income"/>
+    </MiningSchema>
+    <Output>
+      <OutputField name="Final Score" feature="predictedValue"/>
+      <OutputField name="Reason Code 1" feature="reasonCode" rank="1"/>
+      <OutputField name="Reason Code 2" feature="reasonCode" rank="2"/>
+      <OutputField name="Doubled" feature="transformedValue" optype="continuous">
+        <Apply function="*"><FieldRef field="Final Score"/><Constant>2</Constant></Apply>
+      </OutputField>
+      <OutputField name="Band" feature="transformedValue">
+        <Apply function="if">
+          <Apply function="greaterThan"><FieldRef field="Final Score"/><Constant>20</Constant></Apply>
+          <Constant>high</Constant><Constant>low</Constant>
+        </Apply>
+      </OutputField>
+      <OutputField name="Hidden" feature="transformedValue" isFinalResult="false">
+        <FieldRef field="Final Score"/>
+      </OutputField>
+    </Output>
+    <Characteristics>
+      <Characteristic name="ageScore" reasonCode="AGE" baselineScore="10">
+        <Attribute partialScore="2"><SimplePredicate field="age" operator="lessThan" value="30"/></Attribute>
+        <Attribute partialScore="12"><True/></Attribute>
+      </Characteristic>
+      <Characteristic name="incomeScore" reasonCode="INCOME" baselineScore="10">
+        <Attribute partialScore="3"><SimplePredicate field="income" operator="lessThan" value="1000"/></Attribute>
+        <Attribute partialScore="15"><True/></Attribute>
+      </Characteristic>
+    </Characteristics>
+  </Scorecard>
+</PMML>
+"""
+
+
+@pytest.fixture(scope="module")
+def scorecard(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pmml") / "scorecard.pmml"
+    path.write_text(UNTYPED_OUTPUTS, encoding="utf-8")
+    return path
+
+
+def test_output_fields_without_datatypes_are_described_and_returned(scorecard: Path) -> None:
+    fmt = get_format("pmml")
+    signature = fmt.describe(scorecard)
+    assert [(o.name, o.datatype, o.shape) for o in signature.outputs] == [
+        ("prediction", "FP64", (-1,)),
+        ("Final Score", "FP64", (-1,)),  # predictedValue of a regression
+        ("Reason Code 1", "BYTES", (-1,)),
+        ("Reason Code 2", "BYTES", (-1,)),
+        ("Doubled", "FP64", (-1,)),  # continuous
+        ("Band", "BYTES", (-1,)),  # no optype: its values as text
+    ]  # "Hidden" is not a final result: JPMML keeps it to itself
+    predictor = fmt.open(scorecard, signature)
+    got = predictor.predict(
+        {"age": np.array([[25], [40]], dtype=np.int64), "income": np.array([[500.0], [5000.0]])}
+    )
+    np.testing.assert_allclose(got["prediction"], [5.0, 27.0])
+    np.testing.assert_allclose(got["Final Score"], [5.0, 27.0])
+    np.testing.assert_allclose(got["Doubled"], [10.0, 54.0])
+    assert got["Band"].tolist() == ["low", "high"]
+    # pointsBelow: the characteristic furthest below its baseline first; none below: "".
+    assert got["Reason Code 1"].tolist() == ["AGE", ""]
+    assert got["Reason Code 2"].tolist() == ["INCOME", ""]
+    one = predictor.predict({"age": np.array([[25]]), "income": np.array([[5000.0]])})
+    assert one["Reason Code 1"].tolist() == ["AGE"] and one["Reason Code 2"].tolist() == [""]
+
+
+def test_a_classifier_names_its_classes_in_probability_column_order(
+    classifier: Path, regressor: Path
+) -> None:
+    # CLASSIFIER declares its probability fields as 2, 0, 1: the columns follow the target's
+    # categories (0, 1, 2), and so do the labels, typed as the target (integers).
+    assert get_format("pmml").labels(classifier) == (0, 1, 2)
+    assert get_format("pmml").labels(regressor) is None
