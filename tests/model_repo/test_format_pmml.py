@@ -332,7 +332,9 @@ UNTYPED_OUTPUTS = """<?xml version="1.0" encoding="UTF-8"?>
       </OutputField>
       <OutputField name="Band" feature="transformedValue">
         <Apply function="if">
-          <Apply function="greaterThan"><FieldRef field="Final Score"/><Constant>20</Constant></Apply>
+          <Apply function="greaterThan">
+            <FieldRef field="Final Score"/><Constant>20</Constant>
+          </Apply>
           <Constant>high</Constant><Constant>low</Constant>
         </Apply>
       </OutputField>
@@ -342,11 +344,15 @@ UNTYPED_OUTPUTS = """<?xml version="1.0" encoding="UTF-8"?>
     </Output>
     <Characteristics>
       <Characteristic name="ageScore" reasonCode="AGE" baselineScore="10">
-        <Attribute partialScore="2"><SimplePredicate field="age" operator="lessThan" value="30"/></Attribute>
+        <Attribute partialScore="2">
+          <SimplePredicate field="age" operator="lessThan" value="30"/>
+        </Attribute>
         <Attribute partialScore="12"><True/></Attribute>
       </Characteristic>
       <Characteristic name="incomeScore" reasonCode="INCOME" baselineScore="10">
-        <Attribute partialScore="3"><SimplePredicate field="income" operator="lessThan" value="1000"/></Attribute>
+        <Attribute partialScore="3">
+          <SimplePredicate field="income" operator="lessThan" value="1000"/>
+        </Attribute>
         <Attribute partialScore="15"><True/></Attribute>
       </Characteristic>
     </Characteristics>
