@@ -74,6 +74,8 @@ class TorchOnnxConverter:
 
     def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
         if model.kind == "torchscript":
+            if model.package is not None and model.package.input_specs:
+                return model.package.input_specs  # an MLflow signature or input example
             raise SampleMismatch(
                 f"{model.path.name} is TorchScript, which records no input shapes; {SAMPLE_HELP}"
             )
