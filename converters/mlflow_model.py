@@ -129,11 +129,12 @@ def _flavor(flavors: dict[str, Any], directory: Path) -> str:
     loader = (_pyfunc(flavors) or {}).get("loader_module")
     if loader in _PYFUNC_LOADERS:
         return _PYFUNC_LOADERS[loader]
+    custom = " A custom pyfunc model is a cloudpickle of Python code, which modelport does not run"
     raise ModelLoadError(
         f"{_where(directory)} has the flavor(s) {', '.join(map(str, flavors))}"
         + (f" (python_function loader {loader})" if loader else "")
-        + f"; modelport converts the {', '.join(FLAVORS)} flavors. A custom pyfunc model is a "
-        "cloudpickle of Python code, which modelport does not run"
+        + f"; modelport converts the {', '.join(FLAVORS)} flavors."
+        + (custom if loader == "mlflow.pyfunc.model" else "")
     )
 
 

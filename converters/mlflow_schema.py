@@ -103,6 +103,14 @@ def _tensor_differences(inputs: list[dict[str, Any]], specs: tuple[TensorSpec, .
     return found
 
 
+def _same_type(dtype: np.dtype[Any], datatype: str) -> bool:
+    """Floats of any width count as one type: modelport's contracts take FP32 where MLflow
+    records the float64 the model was fitted on, and exact float64 values are accepted."""
+    if dtype.kind == "f":
+        return datatype.startswith("FP")
+    return v2_datatype(dtype) == datatype
+
+
 def _kind(spec: TensorSpec) -> str:
     return "text" if spec.datatype == "BYTES" else "number"
 

@@ -37,7 +37,14 @@ def example_sample(
     """The package's example rows, then `rows` synthesized ones when the converter can."""
     package = source.package
     assert package is not None and package.example is not None
-    example = fit_sample(package.example, specs, package.example_name)
+    try:
+        example = fit_sample(package.example, specs, package.example_name)
+    except SampleMismatch as exc:
+        raise SampleMismatch(
+            f"{exc}. An MLflow model's input example is part of the parity sample when no "
+            "sample is given; give one (--sample, or the upload's sample field) to check the "
+            "model on other rows"
+        ) from exc
     try:
         synthesized = converter.synthesize(source, rows, seed=0)
     except (SampleMismatch, UnsupportedConversion):  # nothing to synthesize from

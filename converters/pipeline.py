@@ -1,8 +1,9 @@
 """Convert a model file into a verified artifact and publish it as a new version.
 
-The steps: load the source model, pick the converter, get a sample (from a file or
-synthesised from the model), export into a staging dir, open the staged artifact through
-`model_repo.formats` (the code that will serve it), compare with the source model, publish.
+The steps: load the source model, pick the converter, get a sample (from a file, or
+synthesised from the model, with an MLflow model's input example first), export into a
+staging dir, open the staged artifact through `model_repo.formats` (the code that will
+serve it), compare with the source model, publish.
 Nothing reaches the repository unless every step succeeds (or parity fails under --force,
 and then the manifest says so).
 """

@@ -8,6 +8,7 @@ Inputs are the model's positional tensors, named `input` (one) or `input_0`, `in
 - a TorchScript `.pt` records no shapes, so it needs a sample file: a `.npy` array (one
   input) or a `.npz` with arrays `input_0`, `input_1` ... The sample's arrays fix the rank,
   the non-batch dims and the dtype (float64, numpy's default, becomes float32, torch's).
+  In an MLflow model, the signature's tensor specs (else its input example) do that.
 
 Exporters: the dynamo exporter for ExportedPrograms; the TorchScript-based exporter (with
 `dynamic_axes`) for TorchScript modules, which the dynamo exporter cannot trace.
