@@ -140,25 +140,51 @@ def pytorch_dir(directory: Path, module: Any, how: str, example: np.ndarray) -> 
     return write_mlmodel(directory, flavors, signature, example)
 
 
-def keras_dir(directory: Path, model: Any, example: np.ndarray) -> Path:
-    """mlflow.keras.save_model (Keras 3): data/model.keras and data/keras_module.txt."""
+def keras_dir(directory: Path, model: Any, example: np.ndarray, flavor: str = "keras") -> Path:
+    """mlflow.keras.save_model (Keras 3, `flavor="keras"`; `"keras-exported"` for
+    save_exported_model=True, a SavedModel data/model/), or mlflow.tensorflow.save_model of a
+    Keras model with TensorFlow >= 2.16 (`flavor="tensorflow"`): data/model.keras beside the
+    module and format files."""
     import keras
 
     data = directory / "data"
     data.mkdir(parents=True)
-    (data / "keras_module.txt").write_text("keras")
-    model.save(data / "model.keras")
-    flavors = {
-        "keras": {
+    exported = flavor == "keras-exported"
+    if exported:  # save_exported_model=True: what mlflow.keras's _export_keras_model does
+        import tensorflow as tf
+
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        spec = tf.TensorSpec(shape=[None, *example.shape[1:]], dtype=str(example.dtype))
+        archive.add_endpoint(name="serve", fn=model.call, input_signature=[spec])
+        archive.write_out(str(data / "model"), verbose=False)
+    else:
+        model.save(data / "model.keras")
+    if flavor != "tensorflow":
+        flavor = "keras"
+        (data / "keras_module.txt").write_text("keras")
+        conf: dict[str, Any] = {
             "data": "data",
             "keras_backend": keras.backend.backend(),
             "keras_version": keras.__version__,
-            "save_exported_model": False,
-        },
-        "python_function": pyfunc("mlflow.keras"),
-    }
+            "save_exported_model": exported,
+        }
+        loader = pyfunc("mlflow.keras")
+    else:
+        import tensorflow as tf
+
+        (data / "keras_module.txt").write_text("tensorflow.keras")
+        (data / "save_format.txt").write_text("tf")
+        conf = {
+            "code": None,
+            "data": "data",
+            "keras_version": tf.__version__,
+            "model_type": "keras",
+            "save_format": "tf",
+        }
+        loader = pyfunc("mlflow.tensorflow", data="data")
     signature = tensor_signature([-1, *example.shape[1:]], str(example.dtype))
-    return write_mlmodel(directory, flavors, signature, example)
+    return write_mlmodel(directory, {flavor: conf, "python_function": loader}, signature, example)
 
 
 def _save_example(directory: Path, example: Any) -> dict[str, Any]:

@@ -178,21 +178,33 @@ def test_an_mlflow_torch_save_pickle_is_refused_even_where_pickles_are_allowed(
 
 
 @pytest.mark.tensorflow
-def test_an_mlflow_keras_model_converts_to_savedmodel(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flavor", "artifact"),
+    [
+        ("keras", "data/model.keras"),
+        ("keras-exported", "data/model"),
+        ("tensorflow", "data/model.keras"),
+    ],
+)
+def test_an_mlflow_keras_model_converts_to_savedmodel(
+    tmp_path: Path, flavor: str, artifact: str
+) -> None:
     import keras
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,), name="features"), keras.layers.Dense(3)])
     example = np.random.default_rng(2).standard_normal((4, 4)).astype(np.float32)
-    directory = keras_dir(tmp_path / "scorer", model, example)
+    directory = keras_dir(tmp_path / "scorer", model, example, flavor)
     repo = Repository(tmp_path / "repo")
 
     manifest = convert_file(repo, directory, "scorer", "savedmodel")
 
-    assert manifest.notes["mlflow"]["flavor"] == "keras"
+    assert manifest.notes["mlflow"]["flavor"] == flavor.removesuffix("-exported")
+    assert manifest.notes["mlflow"]["artifact"] == artifact
     assert manifest.notes["mlflow"]["signature"] == "matches the artifact's inputs"
     assert manifest.parity is not None and manifest.parity.passed
-    got = _serve(repo, manifest, {"features": example})["output_0"]
+    (name,) = manifest.signature.input_names
+    got = _serve(repo, manifest, {name: example})["output_0"]
     np.testing.assert_allclose(got, model(example).numpy(), rtol=1e-4, atol=1e-5)
 
 
