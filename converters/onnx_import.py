@@ -56,7 +56,12 @@ def make_servable(path: Path, signature: Signature, source: str) -> Rewrite | No
     what makes it open; None when it opened as it is."""
     import onnx
 
-    original = onnx.load(str(path))
+    original = _rewritable(path)
+    if original is None:
+        refusal = _refusal(path, signature)
+        if refusal is not None:
+            raise refusal
+        return None
     working = onnx.ModelProto()
     working.CopyFrom(original)
     notes: dict[str, Any] = {}
@@ -70,14 +75,40 @@ def make_servable(path: Path, signature: Signature, source: str) -> Rewrite | No
     if refusal is None and not notes:
         return None
     if refusal is not None:
-        if not upgradable(working):
-            raise refusal
-        working, notes["opset_upgrade"] = upgrade(working, source, str(refusal))
+        _upgrade(working, path, signature, source, refusal, notes)
         converters.append("onnx.version_converter")
-        onnx.save(working, str(path))
-        _require_opens(path, signature, source, refusal)
     report = check(original, path, signature, source, describe(notes))
     return Rewrite("+".join(converters), report, notes, _libraries())
+
+
+def _rewritable(path: Path) -> Any:
+    """The model at `path`, or None when its weights live in external files (which an
+    upload does not carry, and a rewrite would have to move): it is opened as it is."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    model = onnx.load(str(path), load_external_data=False)
+    if any(uses_external_data(tensor) for tensor in model.graph.initializer):
+        return None
+    return model
+
+
+def _upgrade(
+    model: Any,
+    path: Path,
+    signature: Signature,
+    source: str,
+    refusal: ArtifactError,
+    notes: dict[str, Any],
+) -> None:
+    """Upgrade `model`'s opset into `path` (its notes into `notes`), or raise why not."""
+    import onnx
+
+    if not upgradable(model):
+        raise refusal
+    upgraded, notes["opset_upgrade"] = upgrade(model, source, str(refusal))
+    onnx.save(upgraded, str(path))
+    _require_opens(path, signature, source, refusal)
 
 
 def describe(notes: dict[str, Any]) -> str:

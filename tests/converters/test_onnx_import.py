@@ -203,3 +203,15 @@ def test_the_backend_string_normalizer_models_serve_whatever_locales_are_install
         assert rewrite is not None
         assert rewrite.notes["string_normalizer_locale"]["from"] == [DEFAULT_LOCALE]
     assert _serve(path, inputs)[0].tolist() == expected[0].tolist()
+
+
+def test_a_model_whose_weights_are_external_files_is_not_rewritten(tmp_path: Path) -> None:
+    import onnx
+
+    path, _inputs, _outputs = _copy("test_Linear", tmp_path)  # opset 6: would be upgraded
+    model = onnx.load(str(path))
+    onnx.save(model, str(path), save_as_external_data=True, size_threshold=0, location="w.bin")
+    (tmp_path / "w.bin").unlink()  # an upload is one file: its external weights stay behind
+    signature = FORMAT.describe(path)
+    with pytest.raises(ArtifactError, match="onnxruntime cannot load"):
+        make_servable(path, signature, "linear.onnx")
