@@ -8,9 +8,9 @@ attributes or inputs the newer schema takes), which onnxruntime then loads. The 
 not trusted on its own: `converters.onnx_import` runs the original with onnx's reference
 evaluator and the upgrade with onnxruntime before anything is published.
 
-Target: opset 21 (onnx 1.16), which every onnxruntime modelport supports (>= 1.20, which
-implements up to 21) serves, so an upgraded version keeps loading if onnxruntime is pinned
-lower; newer opsets buy an old model nothing.
+Target: opset 21 (onnx 1.16), which onnxruntime has implemented since 1.18, so an upgraded
+version keeps loading with every onnxruntime modelport allows (>= 1.20), not just the pinned
+one; a newer opset would buy an old model nothing.
 """
 
 from __future__ import annotations
