@@ -12,8 +12,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TF_CPP_MIN_LOG_LEVEL=3 \
     MODELPORT_REPO=/models
 
+# en_US.UTF-8: onnxruntime's StringNormalizer builds that locale (its default) to change case,
+# and the slim image has only C, C.UTF-8 and POSIX; with it, such ONNX models are stored as
+# uploaded instead of being pointed at C.UTF-8 (converters/onnx_locale.py).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless locales \
+    && sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen \
+    && locale-gen \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 modelport

@@ -13,6 +13,21 @@ from model_repo.signature import Signature, TensorSpec
 
 
 @dataclass(frozen=True)
+class Package:
+    """The directory a model came packaged in (an MLflow model directory), and what its
+    metadata says that the model file itself does not."""
+
+    kind: str  # "mlflow": the key of its entry in the manifest's notes
+    path: Path  # the directory; the source model's `path` is the model file inside it
+    notes: dict[str, Any] = field(default_factory=dict)  # that entry
+    input_specs: tuple[TensorSpec, ...] | None = None  # from its signature, for models that
+    # record none (TorchScript)
+    example: Any = None  # rows its author logged (a DataFrame, an array, arrays by name)
+    example_name: str = ""  # where the example came from: "<dir>/input_example.json"
+    signature: list[dict[str, Any]] | None = None  # the inputs its metadata declares
+
+
+@dataclass(frozen=True)
 class SourceModel:
     """A trained model loaded from a file, with what we know about where it came from."""
 
@@ -21,6 +36,12 @@ class SourceModel:
     path: Path
     kind: str  # how it was stored: "skops", "joblib", "exported_program", "torchscript", ...
     libraries: dict[str, str] = field(default_factory=dict)  # package -> version
+    package: Package | None = None  # the MLflow directory `path` was read from, if any
+
+    @property
+    def origin(self) -> Path:
+        """What the user handed over: the package directory, else the model file."""
+        return self.package.path if self.package is not None else self.path
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from converters.errors import ModelLoadError
 from converters.skops_trust import refused_types
 
 
-def load(path: Path) -> SourceModel:
-    if path.suffix.lower() == ".skops":
-        obj, kind = _load_skops(path), "skops"
-    else:
-        obj, kind = _load_pickle(path), "joblib"
+def load(path: Path, kind: str | None = None) -> SourceModel:
+    """The estimator in `path`, read as `kind` ("skops" or "joblib"; by default from the
+    suffix: an MLflow model names its format in MLmodel, whatever its file is called)."""
+    kind = kind or ("skops" if path.suffix.lower() == ".skops" else "joblib")
+    obj = _load_skops(path) if kind == "skops" else _load_pickle(path)
     if not (hasattr(obj, "fit") and hasattr(obj, "predict") and hasattr(obj, "get_params")):
         raise ModelLoadError(
             f"{path.name} holds a {type(obj).__module__}.{type(obj).__qualname__}, "

@@ -31,9 +31,13 @@ def import_torch() -> Any:
     return torch
 
 
-def load(path: Path) -> SourceModel:
+def load(path: Path, exported: bool | None = None) -> SourceModel:
+    """The module in `path`: an ExportedProgram when `exported` (by default: a `.pt2`
+    suffix; an MLflow model says so in MLmodel), else TorchScript."""
     torch = import_torch()
-    if path.suffix.lower() in EXPORTED_SUFFIXES:
+    if exported is None:
+        exported = path.suffix.lower() in EXPORTED_SUFFIXES
+    if exported:
         obj, kind = _load_exported(torch, path), "exported_program"
     else:
         obj, kind = _load_torchscript(torch, path), "torchscript"

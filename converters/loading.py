@@ -7,6 +7,7 @@ from pathlib import Path
 
 from converters.base import SourceModel
 from converters.errors import ModelLoadError
+from converters.mlflow_model import MLMODEL_FILE, is_mlflow_dir, read_mlmodel
 
 # suffix -> (framework, loader module); a loader module exposes `load(path, allow_pickle)`.
 _BY_SUFFIX: dict[str, tuple[str, str]] = {
@@ -35,6 +36,10 @@ def load_source(path: Path, allow_pickle: bool = True) -> SourceModel:
     """Load the model at `path`. Pickle-based files load only when `allow_pickle` is set."""
     if not path.exists():
         raise ModelLoadError(f"model file {path} does not exist")
+    if is_mlflow_dir(path):  # the MLmodel file says what it is and whether it is a pickle
+        from converters import load_mlflow
+
+        return load_mlflow.load(path, allow_pickle=allow_pickle)
     if path.suffix.lower() in PICKLE_SUFFIXES and not allow_pickle:
         raise ModelLoadError(
             f"{path.name} is a pickle, and loading a pickle runs arbitrary code; it is refused "
@@ -50,9 +55,11 @@ def _loader_for(path: Path) -> tuple[str, str]:
     if path.is_dir():
         if (path / SAVED_MODEL_FILE).is_file():
             return ("tensorflow", "converters.load_tensorflow")
+        if is_mlflow_dir(path):
+            return (read_mlmodel(path).framework, "converters.load_mlflow")
         raise ModelLoadError(
-            f"{path} is a directory without {SAVED_MODEL_FILE}; the only directory models "
-            "are TensorFlow SavedModels"
+            f"{path} is a directory with neither {SAVED_MODEL_FILE} nor {MLMODEL_FILE}; the "
+            "directory models are TensorFlow SavedModels and MLflow models"
         )
     entry = _BY_SUFFIX.get(path.suffix.lower())
     if entry is None:

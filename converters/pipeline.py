@@ -1,8 +1,9 @@
 """Convert a model file into a verified artifact and publish it as a new version.
 
-The steps: load the source model, pick the converter, get a sample (from a file or
-synthesised from the model), export into a staging dir, open the staged artifact through
-`model_repo.formats` (the code that will serve it), compare with the source model, publish.
+The steps: load the source model, pick the converter, get a sample (from a file, or
+synthesised from the model, with an MLflow model's input example first), export into a
+staging dir, open the staged artifact through `model_repo.formats` (the code that will
+serve it), compare with the source model, publish.
 Nothing reaches the repository unless every step succeeds (or parity fails under --force,
 and then the manifest says so).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from converters.base import (
     Converter,
@@ -22,6 +24,7 @@ from converters.base import (
 )
 from converters.errors import ConversionError, ParityFailure, first_line
 from converters.loading import load_source
+from converters.packaged import example_sample, has_example, package_notes
 from converters.parity import compare
 from converters.registry import get_converter
 from converters.samples import load_sample
@@ -66,17 +69,15 @@ def convert_file(
     converter = get_converter(source.framework, target)
     converter.check_environment()
     specs = _input_specs(converter, source, sample_path)
-    if sample_path is not None:
-        sample = load_sample(sample_path, specs)
-    else:
-        sample = converter.synthesize(source, DEFAULT_SAMPLE_ROWS, seed=0)
+    sample = _sample(converter, source, specs, sample_path)
     with repo.stage(name) as staging:
         progress(f"converting {source.framework} -> {target}")
         export = converter.export(source, sample, staging.path)
         progress(f"checking parity on {sample.rows} rows ({sample.source})")
         report = check_parity(converter, source, sample, export, staging, force)
         progress("publishing")
-        manifest = staging.publish(_draft(name, converter, source, export, report))
+        draft = _draft(name, converter, source, export, report, package_notes(source, specs))
+        manifest = staging.publish(draft)
     if alias:
         repo.set_alias(name, alias, AliasTarget(version=manifest.version))
     return manifest
@@ -90,6 +91,18 @@ def _input_specs(
     if sample_path is not None and isinstance(converter, SampleShapedConverter):
         return converter.input_specs_from_sample(source, sample_path)
     return converter.input_specs(source)
+
+
+def _sample(
+    converter: Converter, source: SourceModel, specs: tuple[TensorSpec, ...], path: Path | None
+) -> Sample:
+    """The parity sample: the --sample file; else an MLflow model's input example with
+    synthesized rows (`packaged`); else the synthesized rows alone."""
+    if path is not None:
+        return load_sample(path, specs)
+    if has_example(source):
+        return example_sample(converter, source, specs, DEFAULT_SAMPLE_ROWS)
+    return converter.synthesize(source, DEFAULT_SAMPLE_ROWS, seed=0)
 
 
 def check_parity(
@@ -173,7 +186,12 @@ def _sample_failure(what: str, sample: Sample, reason: str) -> ConversionError:
 
 
 def _draft(
-    name: str, converter: Converter, source: SourceModel, export: Export, report: ParityReport
+    name: str,
+    converter: Converter,
+    source: SourceModel,
+    export: Export,
+    report: ParityReport,
+    source_notes: dict[str, Any],
 ) -> Manifest:
     libraries = {**source.libraries, **export.libraries, "modelport": modelport_version()}
     return Manifest(
@@ -184,11 +202,11 @@ def _draft(
         labels=export.labels,
         provenance=Provenance(
             framework=source.framework,
-            source_file=source.path.name,
-            source_sha256=source_digest(source.path),
+            source_file=source.origin.name,
+            source_sha256=source_digest(source.origin),
             converter=converter.name,
             libraries=libraries,
         ),
         parity=report,
-        notes=dict(export.notes),
+        notes={**source_notes, **export.notes},
     )

@@ -27,23 +27,36 @@ def load_sample(path: Path, specs: tuple[TensorSpec, ...]) -> Sample:
     if not path.is_file():
         raise SampleMismatch(f"sample file {path} does not exist")
     suffix = path.suffix.lower()
+    data: Any
     if suffix in (".csv", ".parquet"):
-        tensors = _from_frame(_read_frame(path), specs, path.name)
+        data = _read_frame(path)
     elif suffix == ".npy":
-        tensors = _from_array(_read_npy(path), specs, path.name)
+        data = _read_npy(path)
     elif suffix == ".npz":
-        tensors = _from_arrays(_read_npz(path), specs, path.name)
+        data = _read_npz(path)
     else:
         raise SampleMismatch(
             f"sample {path.name}: unsupported file type {suffix!r}; "
             f"use one of {', '.join(SUFFIXES)}"
         )
+    return fit_sample(data, specs, path.name)
+
+
+def fit_sample(data: Any, specs: tuple[TensorSpec, ...], name: str) -> Sample:
+    """A sample of `data` (a DataFrame, one array, or arrays by name), read from the file
+    called `name`, fitted to `specs` as a sample file would be."""
+    if isinstance(data, np.ndarray):
+        tensors = _from_array(data, specs, name)
+    elif isinstance(data, dict):
+        tensors = _from_arrays(data, specs, name)
+    else:
+        tensors = _from_frame(data, specs, name)
     rows = {t.shape[0] for t in tensors.values()}
     if len(rows) != 1:
-        raise SampleMismatch(f"sample {path.name}: inputs have different row counts {sorted(rows)}")
+        raise SampleMismatch(f"sample {name}: inputs have different row counts {sorted(rows)}")
     if rows == {0}:
-        raise SampleMismatch(f"sample {path.name} has no rows")
-    return Sample({k: v[:MAX_ROWS] for k, v in tensors.items()}, source=f"file:{path.name}")
+        raise SampleMismatch(f"sample {name} has no rows")
+    return Sample({k: v[:MAX_ROWS] for k, v in tensors.items()}, source=f"file:{name}")
 
 
 def _read_frame(path: Path) -> Any:

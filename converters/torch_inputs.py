@@ -72,17 +72,23 @@ def torchscript_arity(module: Any) -> int:
 
 
 def specs_from_sample(path: Path, arity: int) -> tuple[TensorSpec, ...]:
+    return specs_from_arrays(_read_arrays(path), arity, path.name)
+
+
+def specs_from_arrays(
+    arrays: dict[str, np.ndarray], arity: int, source: str
+) -> tuple[TensorSpec, ...]:
+    """The inputs of a TorchScript module taking `arity` tensors, from a sample's arrays."""
     names = input_names(arity)
-    arrays = _read_arrays(path)
     if len(arrays) == 1 and arity == 1:
         arrays = {names[0]: next(iter(arrays.values()))}
     missing = [n for n in names if n not in arrays]
     if missing:
         raise SampleMismatch(
-            f"sample {path.name} lacks array(s) {', '.join(missing)}: the TorchScript model "
+            f"sample {source} lacks array(s) {', '.join(missing)}: the TorchScript model "
             f"takes {arity} input(s) ({', '.join(names)}); it has {', '.join(arrays) or 'none'}"
         )
-    return tuple(_array_spec(name, arrays[name], path.name) for name in names)
+    return tuple(_array_spec(name, np.asarray(arrays[name]), source) for name in names)
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:

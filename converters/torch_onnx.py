@@ -8,6 +8,7 @@ Inputs are the model's positional tensors, named `input` (one) or `input_0`, `in
 - a TorchScript `.pt` records no shapes, so it needs a sample file: a `.npy` array (one
   input) or a `.npz` with arrays `input_0`, `input_1` ... The sample's arrays fix the rank,
   the non-batch dims and the dtype (float64, numpy's default, becomes float32, torch's).
+  In an MLflow model, the signature's tensor specs (else its input example) do that.
 
 Exporters: the dynamo exporter for ExportedPrograms; the TorchScript-based exporter (with
 `dynamic_axes`) for TorchScript modules, which the dynamo exporter cannot trace.
@@ -74,6 +75,8 @@ class TorchOnnxConverter:
 
     def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
         if model.kind == "torchscript":
+            if model.package is not None and model.package.input_specs:
+                return model.package.input_specs  # an MLflow signature or input example
             raise SampleMismatch(
                 f"{model.path.name} is TorchScript, which records no input shapes; {SAMPLE_HELP}"
             )

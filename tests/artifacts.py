@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from model_repo.manifest import Manifest, Provenance
 from model_repo.repository import Repository
@@ -68,3 +69,23 @@ def publish_tiny(
             notes={"offset": offset},
         )
         return staging.publish(draft)
+
+
+def onnx_backend_case(name: str) -> tuple[Path, list[Any], list[Any]]:
+    """A model of the ONNX project's backend tests (`test_AvgPool2d` ...), shipped in the onnx
+    package, with the inputs and expected outputs of its first test data set."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    data = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    folder = next(data.glob(f"*/{name}"))
+
+    def arrays(prefix: str) -> list[Any]:
+        found = []
+        for file in sorted((folder / "test_data_set_0").glob(f"{prefix}_*.pb")):
+            tensor = TensorProto()
+            tensor.ParseFromString(file.read_bytes())
+            found.append(numpy_helper.to_array(tensor))
+        return found
+
+    return folder / "model.onnx", arrays("input"), arrays("output")

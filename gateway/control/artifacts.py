@@ -3,6 +3,9 @@
 The artifact is copied into a staging dir, described and opened by its format (the code that
 will serve it), and published only if both succeed. There is no source model, so there is no
 parity report; the provenance says the artifact came as is (framework = the format).
+An ONNX model onnxruntime refuses may be rewritten first (an old opset upgraded, a missing
+locale replaced: `converters.onnx_import`); then the provenance names the converter, the
+parity report is that of the rewrite's check, and the notes say what was done.
 Used by the gateway's upload endpoint; usable by any local command as well.
 """
 
@@ -12,12 +15,14 @@ import shutil
 from pathlib import Path
 
 from converters.base import modelport_version
+from converters.onnx_import import Rewrite, make_servable
 from gateway.control.archives import copy_tree
 from model_repo import check_model_name
 from model_repo.aliases import AliasTarget, check_alias_name
-from model_repo.formats import get_format
+from model_repo.formats import ArtifactFormat, get_format
 from model_repo.manifest import Manifest, Provenance
 from model_repo.repository import Repository, source_digest
+from model_repo.signature import Signature
 
 
 def import_artifact(
@@ -43,7 +48,7 @@ def import_artifact(
         else:
             shutil.copyfile(path, target)
         signature = fmt.describe(target)
-        fmt.open(target, signature).close()
+        rewrite = _open_or_rewrite(fmt, target, signature, source_name or path.name)
         labels = fmt.labels(target)
         draft = Manifest(
             name=name,
@@ -54,13 +59,28 @@ def import_artifact(
                 framework=fmt.name,
                 source_file=source_name or path.name,
                 source_sha256=source_digest(path),
-                converter=None,
-                libraries={"modelport": modelport_version()},
+                converter=None if rewrite is None else rewrite.converter,
+                libraries={
+                    **({} if rewrite is None else rewrite.libraries),
+                    "modelport": modelport_version(),
+                },
             ),
-            parity=None,
+            parity=None if rewrite is None else rewrite.parity,
+            notes={} if rewrite is None else dict(rewrite.notes),
             labels=labels,
         )
         manifest = staging.publish(draft)
     if alias:
         repo.set_alias(name, alias, AliasTarget(version=manifest.version))
     return manifest
+
+
+def _open_or_rewrite(
+    fmt: ArtifactFormat, target: Path, signature: Signature, source: str
+) -> Rewrite | None:
+    """Check that the format's runtime opens the artifact; an ONNX model it refuses is
+    rewritten in place when a checked rewrite makes it open (else the refusal is raised)."""
+    if fmt.name == "onnx":
+        return make_servable(target, signature, source)
+    fmt.open(target, signature).close()
+    return None

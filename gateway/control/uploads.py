@@ -3,10 +3,13 @@
 - `.onnx`, `.pmml`: an artifact, stored as is after it opens (`to` may only repeat its format);
 - `.zip`, `.tar.gz`, `.tgz`, `.tar` holding a SavedModel: stored as is without `to`, or
   converted from that SavedModel with `to=FORMAT`;
+- such an archive holding an MLflow model directory (an `MLmodel` file): converted with
+  `to=FORMAT` (an MLflow sklearn model stored as a pickle is a pickle, below);
 - a source model (`.skops`, `.pt2`, `.keras` ...) with `to=FORMAT`: converted here, with the
   parity check, through `converters.pipeline` (exactly what `modelport convert` does), on
   the uploaded `sample` (.csv, .npy, .npz, .parquet) if there is one;
-- pickles (`.pkl`, `.joblib`) run code when loaded: refused unless the operator allowed them.
+- pickles (`.pkl`, `.joblib`, and MLflow models whose MLmodel says pickle or cloudpickle) run
+  code when loaded: refused unless the operator allowed them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from converters.errors import ModelLoadError
 from converters.loading import PICKLE_SUFFIXES, SAVED_MODEL_FILE, SOURCE_SUFFIXES, framework_of
+from converters.mlflow_model import MLMODEL_FILE, pickle_refusal, read_mlmodel
 from gateway.control.archives import (
     ARCHIVE_SUFFIXES,
     ArchiveLimits,
@@ -114,15 +118,32 @@ def import_upload(
         extract(path, unpacked, policy.archive)
         root = single_root(unpacked, SAVED_MODEL_FILE)
         if root is None:
-            raise Unprocessable(
-                f"{plan.filename} holds no {SAVED_MODEL_FILE}, neither at its top nor inside "
-                "one top-level directory; a SavedModel archive is the only archive accepted"
-            )
+            mlflow_root = single_root(unpacked, MLMODEL_FILE)
+            if mlflow_root is None:
+                raise Unprocessable(
+                    f"{plan.filename} holds neither {SAVED_MODEL_FILE} nor {MLMODEL_FILE}, at "
+                    "its top or inside one top-level directory; the archives accepted hold a "
+                    "SavedModel or an MLflow model"
+                )
+            _check_mlflow(mlflow_root, plan, policy)
+            return _convert(repo, mlflow_root, name, plan, policy, alias, sample)
         if plan.convert:
             return _convert(repo, root, name, plan, policy, alias, sample)
         return import_artifact(
             repo, root, name, "savedmodel", alias=alias, source_name=plan.filename
         )
+
+
+def _check_mlflow(root: Path, plan: UploadPlan, policy: UploadPolicy) -> None:
+    """An MLflow model is a source to convert, and a pickled one needs the operator's leave."""
+    model = read_mlmodel(root)
+    if not plan.convert:
+        raise InvalidInput(
+            f"{plan.filename} holds an MLflow {model.flavor} model: add the form field "
+            f"to=FORMAT ({', '.join(FORMAT_NAMES)}) to convert it"
+        )
+    if model.pickled and not policy.allow_pickle:
+        raise Forbidden(pickle_refusal(model))
 
 
 def _convert(

@@ -60,10 +60,10 @@ def test_a_file_of_an_unknown_type_names_the_types_modelport_reads(tmp_path: Pat
     )
 
 
-def test_a_directory_that_is_not_a_saved_model(tmp_path: Path) -> None:
+def test_a_directory_that_is_neither_a_saved_model_nor_an_mlflow_model(tmp_path: Path) -> None:
     folder = tmp_path / "exported"
     folder.mkdir()
-    _refused(tmp_path, folder, ModelLoadError, "is a directory without saved_model.pb")
+    _refused(tmp_path, folder, ModelLoadError, "with neither saved_model.pb nor MLmodel")
 
 
 def test_a_missing_model_file(tmp_path: Path) -> None:

@@ -558,11 +558,11 @@ CASES = [
         upload_built("cut.zip", _truncated_zip),
     ),
     Case(
-        "archive-without-savedmodel",
+        "archive-without-savedmodel-or-mlmodel",
         "POST",
         UPLOAD,
         422,
-        "holds no saved_model.pb",
+        "holds neither saved_model.pb nor MLmodel",
         upload_built("empty.zip", _plain_zip),
     ),
     Case(
