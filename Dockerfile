@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MODELPORT_REPO=/models
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 modelport

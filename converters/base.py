@@ -16,11 +16,12 @@ from model_repo.signature import Signature, TensorSpec
 class SourceModel:
     """A trained model loaded from a file, with what we know about where it came from."""
 
-    framework: str  # "sklearn" | "torch" | "tensorflow"
+    framework: str  # "sklearn" | "torch" | "tensorflow" | "xgboost" | "lightgbm" (native files)
     obj: Any
     path: Path
     kind: str  # how it was stored: "skops", "joblib", "exported_program", "torchscript", ...
     libraries: dict[str, str] = field(default_factory=dict)  # package -> version
+    notes: dict[str, Any] = field(default_factory=dict)  # for the manifest's notes
 
 
 @dataclass(frozen=True)

@@ -190,5 +190,5 @@ def _draft(
             libraries=libraries,
         ),
         parity=report,
-        notes=dict(export.notes),
+        notes={**source.notes, **export.notes},
     )

@@ -52,6 +52,13 @@ _KERNELS = (
 TRUSTED_TYPES = frozenset(
     {
         "numpy.dtype",
+        "collections.OrderedDict",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
         "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.neighbors._kd_tree.KDTree",

@@ -3,9 +3,11 @@
 - `.onnx`, `.pmml`: an artifact, stored as is after it opens (`to` may only repeat its format);
 - `.zip`, `.tar.gz`, `.tgz`, `.tar` holding a SavedModel: stored as is without `to`, or
   converted from that SavedModel with `to=FORMAT`;
-- a source model (`.skops`, `.pt2`, `.keras` ...) with `to=FORMAT`: converted here, with the
-  parity check, through `converters.pipeline` (exactly what `modelport convert` does), on
-  the uploaded `sample` (.csv, .npy, .npz, .parquet) if there is one;
+- a source model (`.skops`, `.pt2`, `.keras`, a native XGBoost `.json`/`.ubj` or LightGBM
+  `.txt` ...) with `to=FORMAT`: converted here, with the parity check, through
+  `converters.pipeline` (exactly what `modelport convert` does), on the uploaded `sample`
+  (.csv, .npy, .npz, .parquet) if there is one; a `.json` or `.txt` that is no booster is
+  refused once its content is read;
 - pickles (`.pkl`, `.joblib`) run code when loaded: refused unless the operator allowed them.
 """
 
@@ -17,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from converters.errors import ModelLoadError
-from converters.loading import PICKLE_SUFFIXES, SAVED_MODEL_FILE, SOURCE_SUFFIXES, framework_of
+from converters.loading import (
+    PICKLE_SUFFIXES,
+    SAVED_MODEL_FILE,
+    SNIFFED_SUFFIXES,
+    SOURCE_SUFFIXES,
+    framework_of,
+)
 from gateway.control.archives import (
     ARCHIVE_SUFFIXES,
     ArchiveLimits,
@@ -82,9 +90,12 @@ def plan_upload(filename: str, to: str | None, policy: UploadPolicy) -> UploadPl
             f"{suffix or 'a file without a suffix'} is none of them"
         ) from None
     if to is None:
+        what = f"a {framework} model"
+        if suffix in SNIFFED_SUFFIXES:  # a .txt is a model only if its content is one
+            what = f"taken for a {framework} model file (its content decides)"
         raise InvalidInput(
-            f"{name} is a {framework} model: add the form field to=FORMAT "
-            f"({', '.join(FORMAT_NAMES)}) to convert it"
+            f"{name} is {what}: add the form field to=FORMAT ({', '.join(FORMAT_NAMES)}) to "
+            "convert it"
         )
     return UploadPlan(name, "source", to, convert=True)
 
