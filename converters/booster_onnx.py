@@ -75,8 +75,8 @@ def _onnxmltools_converter(library: str) -> Any:
             from onnxmltools.convert.lightgbm.operator_converters import LightGbm  # noqa: F401
     except ImportError as exc:
         raise DependencyMissing(
-            f"converting a {library} model to ONNX needs onnxmltools, which is not installed; "
-            f"{boosters.extra_hint(library)}"
+            f"converting {boosters.display_name(library)} models to ONNX needs onnxmltools, "
+            f"which is not installed; {boosters.extra_hint(library)}"
         ) from exc
     return _convert_xgboost if library == "xgboost" else _convert_lightgbm
 

@@ -48,12 +48,13 @@ def import_library(library: str) -> ModuleType:
 def missing_library(exc: BaseException | None) -> DependencyMissing | None:
     """DependencyMissing when `exc` (raised while loading a model), or an error it was raised
     from, is a booster library's absence; else None."""
-    while exc is not None:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
         library = (getattr(exc, "name", None) or "").split(".")[0]
         if isinstance(exc, ImportError) and library in LIBRARIES:
             return DependencyMissing(
-                f"the model holds a {_NAMES[library]} estimator and {_NAMES[library]} is "
-                f"not installed; {extra_hint(library)}"
+                f"the model needs {_NAMES[library]}, which is not installed; {extra_hint(library)}"
             )
         exc = exc.__cause__ or exc.__context__
     return None
@@ -68,8 +69,8 @@ def wrapper_types(library: str) -> tuple[type, ...]:
 
 
 def library_of(estimator: Any) -> str | None:
-    """ "xgboost" or "lightgbm" for one of the four wrappers (their exact classes: a subclass
-    such as XGBRFClassifier is not what onnxmltools' converters are registered for)."""
+    """The library ("xgboost" or "lightgbm") of one of the four wrappers, else None. Their
+    exact classes: a subclass such as XGBRFClassifier is not what the converters are for."""
     for library in LIBRARIES:
         if type(estimator) in wrapper_types(library):
             return library

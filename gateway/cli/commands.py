@@ -14,6 +14,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gateway.cli.exit_codes import exit_code_for
 from gateway.cli.releases import add_commands
@@ -51,7 +52,11 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except ModelportError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            # The message is text, not markup: "pip install 'modelport[torch]'" keeps its [torch].
+            message = escape(str(exc))
+            err.print(
+                f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True
+            )
             raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper
