@@ -16,7 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # and the slim image has only C, C.UTF-8 and POSIX; with it, such ONNX models are stored as
 # uploaded instead of being pointed at C.UTF-8 (converters/onnx_locale.py).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends openjdk-17-jre-headless locales \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless locales libgomp1 \
     && sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen \
     && locale-gen \
     && rm -rf /var/lib/apt/lists/*

@@ -31,12 +31,13 @@ class Package:
 class SourceModel:
     """A trained model loaded from a file, with what we know about where it came from."""
 
-    framework: str  # "sklearn" | "torch" | "tensorflow"
+    framework: str  # "sklearn" | "torch" | "tensorflow" | "xgboost" | "lightgbm" (native files)
     obj: Any
     path: Path
     kind: str  # how it was stored: "skops", "joblib", "exported_program", "torchscript", ...
     libraries: dict[str, str] = field(default_factory=dict)  # package -> version
     package: Package | None = None  # the MLflow directory `path` was read from, if any
+    notes: dict[str, Any] = field(default_factory=dict)  # for the manifest's notes
 
     @property
     def origin(self) -> Path:

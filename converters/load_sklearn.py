@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from converters import boosters
 from converters.base import SourceModel
 from converters.errors import ModelLoadError
 from converters.skops_trust import refused_types
@@ -21,13 +22,18 @@ def load(path: Path, kind: str | None = None) -> SourceModel:
             "not a scikit-learn estimator"
         )
     _require_fitted(obj, path)
-    return SourceModel("sklearn", obj, path, kind, libraries=library_versions())
+    return SourceModel("sklearn", obj, path, kind, libraries=library_versions(obj))
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(model: Any) -> dict[str, str]:
+    """scikit-learn's version, and XGBoost's or LightGBM's when the model holds their
+    estimators."""
     import sklearn
 
-    return {"scikit-learn": sklearn.__version__}
+    found = {"scikit-learn": sklearn.__version__}
+    for library in sorted(boosters.libraries_in(model)):
+        found[library] = boosters.import_library(library).__version__
+    return found
 
 
 def _load_skops(path: Path) -> Any:
@@ -48,6 +54,7 @@ def _load_skops(path: Path) -> Any:
     try:
         return skops.io.load(path, trusted=untrusted)  # every one of them checked above
     except Exception as exc:
+        _raise_if_library_missing(exc)
         raise ModelLoadError(f"{path.name} could not be loaded by skops: {exc}") from exc
 
 
@@ -57,9 +64,17 @@ def _load_pickle(path: Path) -> Any:
     try:
         return joblib.load(path)
     except Exception as exc:  # unpickling raises anything at all
+        _raise_if_library_missing(exc)
         raise ModelLoadError(
             f"{path.name} is not a readable joblib/pickle file: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _raise_if_library_missing(exc: Exception) -> None:
+    """A model of XGBoost or LightGBM without the library is a missing extra, not a bad file."""
+    missing = boosters.missing_library(exc)
+    if missing is not None:
+        raise missing from exc
 
 
 def _require_fitted(obj: Any, path: Path) -> None:

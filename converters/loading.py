@@ -1,4 +1,5 @@
-"""Load a trained model from a file, choosing the framework by what the path is."""
+"""Load a trained model from a file, choosing the framework by what the path is: its suffix,
+and for the suffixes of native booster files (`.json`, `.ubj`, `.txt`) its content."""
 
 from __future__ import annotations
 
@@ -21,14 +22,21 @@ _BY_SUFFIX: dict[str, tuple[str, str]] = {
     ".keras": ("tensorflow", "converters.load_tensorflow"),
     ".h5": ("tensorflow", "converters.load_tensorflow"),
     ".hdf5": ("tensorflow", "converters.load_tensorflow"),
+    # Native booster files; .json and .txt are common suffixes, the loader reads the content.
+    ".json": ("xgboost", "converters.load_booster"),
+    ".ubj": ("xgboost", "converters.load_booster"),
+    ".txt": ("lightgbm", "converters.load_booster"),
 }
 PICKLE_SUFFIXES = frozenset({".joblib", ".pkl", ".pickle"})
+# Suffixes other files have too: only the content tells a native booster (load_booster).
+SNIFFED_SUFFIXES = frozenset({".json", ".ubj", ".txt"})
 SOURCE_SUFFIXES = tuple(_BY_SUFFIX)  # every source model file modelport converts
 SAVED_MODEL_FILE = "saved_model.pb"
 
 
 def framework_of(path: Path) -> str:
-    """The framework a model file belongs to, from its suffix (or SavedModel layout)."""
+    """The framework a model file belongs to, from its suffix (or SavedModel layout); for
+    SNIFFED_SUFFIXES the one whose files usually have it, the content deciding on loading."""
     return _loader_for(path)[0]
 
 

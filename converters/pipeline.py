@@ -208,5 +208,5 @@ def _draft(
             libraries=libraries,
         ),
         parity=report,
-        notes={**source_notes, **export.notes},
+        notes={**source.notes, **source_notes, **export.notes},
     )

@@ -44,5 +44,10 @@ def get_converter(framework: str, target: str) -> Converter:
 
 register("sklearn", "onnx", "converters.sklearn_onnx")
 register("sklearn", "pmml", "converters.sklearn_pmml")
+# Native XGBoost and LightGBM files load into their scikit-learn wrappers (load_booster).
+register("xgboost", "onnx", "converters.sklearn_onnx")
+register("xgboost", "pmml", "converters.sklearn_pmml")
+register("lightgbm", "onnx", "converters.sklearn_onnx")
+register("lightgbm", "pmml", "converters.sklearn_pmml")
 register("torch", "onnx", "converters.torch_onnx")
 register("tensorflow", "savedmodel", "converters.tf_savedmodel")

@@ -16,7 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from converters import sklearn_common
+from converters import booster_onnx, boosters, sklearn_common
 from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
 from converters.sklearn_contract import SklearnContract
@@ -38,10 +38,11 @@ class SklearnToOnnx(SklearnContract):
     def supports(self, cls: type) -> bool:
         from skl2onnx._supported_operators import sklearn_operator_name_map
 
-        return cls in sklearn_operator_name_map
+        return cls in sklearn_operator_name_map or _is_booster_class(cls)
 
     def export(self, model: SourceModel, sample: Sample, dest: Path) -> Export:
         estimator = model.obj
+        booster_onnx.register(estimator)
         sklearn_common.check_steps(estimator, self.target, self.supports)
         inputs = self.input_specs(model)
         outputs = sklearn_common.output_specs(estimator)
@@ -54,9 +55,19 @@ class SklearnToOnnx(SklearnContract):
         return Export(
             signature=signature,
             labels=sklearn_common.class_labels(estimator),
-            libraries={p: version(p) for p in ("skl2onnx", "onnx", "onnxruntime")},
+            libraries={p: version(p) for p in _libraries(estimator)},
             notes={"opset": {d.domain or "ai.onnx": d.version for d in graph.opset_import}},
         )
+
+
+def _is_booster_class(cls: type) -> bool:
+    """An XGBoost or LightGBM wrapper: onnxmltools converts it (registered on export)."""
+    return any(cls in boosters.wrapper_types(lib) for lib in boosters.LIBRARIES)
+
+
+def _libraries(estimator: Any) -> tuple[str, ...]:
+    found = ("skl2onnx", "onnx", "onnxruntime")
+    return (*found, "onnxmltools") if boosters.libraries_in(estimator) else found
 
 
 def _convert(estimator: Any, inputs: tuple[TensorSpec, ...]) -> Any:
@@ -109,7 +120,12 @@ def _to_onnx(estimator: Any, initial_types: list[tuple[str, Any]]) -> Any:
             warnings.filterwarnings(
                 "ignore", "Field onnx.AttributeProto.ints: Expected an int, got a boolean"
             )
-            return to_onnx(estimator, initial_types=initial_types, options=options)
+            return to_onnx(
+                estimator,
+                initial_types=initial_types,
+                options=options,
+                target_opset=booster_onnx.target_opset(estimator),
+            )
     except (RuntimeError, NotImplementedError) as exc:
         reason = str(exc)
         if (

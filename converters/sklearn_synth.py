@@ -3,16 +3,19 @@
 When no sample file is given, each numeric feature is drawn from a normal distribution
 centred where the model says its data lies: a scaler's mean and scale (or a min-max
 scaler's range), else the span of a tree model's split thresholds (so samples fall on both
-sides of the splits), else a standard normal. Categorical columns draw from the categories
-an encoder learned, so every value is one the model knows.
+sides of the splits; XGBoost's and LightGBM's trees too), else a standard normal.
+Categorical columns draw from the categories an encoder learned, so every value is one the
+model knows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from converters import boosters
 from converters.base import Sample, SourceModel
 from converters.sklearn_common import (
     ARRAY_INPUT,
@@ -73,9 +76,14 @@ def _numeric_ranges(
     if found:
         return loc, scale, "scaler statistics"
     thresholds = _tree_thresholds(final_estimator(model), width)
-    if thresholds is not None and names is None:
+    if thresholds is not None and (names is None or _feeds_tree_directly(model, specs)):
         return thresholds[0], thresholds[1], "tree split thresholds"
     return loc, scale, "a standard normal"
+
+
+def _feeds_tree_directly(model: Any, specs: tuple[TensorSpec, ...]) -> bool:
+    """A bare tree model fitted on a numeric DataFrame: its feature i is input column i."""
+    return model is final_estimator(model) and all(s.datatype != "BYTES" for s in specs)
 
 
 def _scaler_stats(step: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -97,18 +105,9 @@ def _columns_of(model: Any, step: Any, names: list[str] | None) -> list[int | No
 
 
 def _tree_thresholds(estimator: Any, width: int) -> tuple[np.ndarray, np.ndarray] | None:
-    trees = (
-        [estimator]
-        if hasattr(estimator, "tree_")
-        else list(np.ravel(getattr(estimator, "estimators_", [])))
-    )
     low, high = np.full(width, np.inf), np.full(width, -np.inf)
-    for tree in trees:
-        inner = getattr(tree, "tree_", None)
-        if inner is None:
-            continue
-        split = inner.feature >= 0
-        for feature, threshold in zip(inner.feature[split], inner.threshold[split], strict=True):
+    for feature, threshold in _splits(estimator):
+        if feature < width:
             low[feature] = min(low[feature], threshold)
             high[feature] = max(high[feature], threshold)
     bins = getattr(getattr(estimator, "_bin_mapper", None), "bin_thresholds_", None)
@@ -122,3 +121,24 @@ def _tree_thresholds(estimator: Any, width: int) -> tuple[np.ndarray, np.ndarray
     low = np.where(np.isfinite(low), low, 0.0)
     high = np.where(np.isfinite(high), high, 1.0)
     return (low + high) / 2, np.maximum((high - low) / 2, 0.5)
+
+
+def _splits(estimator: Any) -> Iterator[tuple[int, float]]:
+    """(feature, threshold) of every split of a scikit-learn tree model or a booster (XGBoost
+    and LightGBM keep their own trees, not scikit-learn's `tree_`)."""
+    booster_splits = boosters.split_thresholds(estimator)
+    if booster_splits is not None:
+        yield from booster_splits
+        return
+    trees = (
+        [estimator]
+        if hasattr(estimator, "tree_")
+        else list(np.ravel(getattr(estimator, "estimators_", [])))
+    )
+    for tree in trees:
+        inner = getattr(tree, "tree_", None)
+        if inner is None:
+            continue
+        split = inner.feature >= 0
+        for feature, threshold in zip(inner.feature[split], inner.threshold[split], strict=True):
+            yield int(feature), float(threshold)

@@ -6,7 +6,10 @@ skops refuses to load any type it does not trust by default and names them
 scipy or numpy module that runs code, would then load and run at predict time. So only the
 types below are trusted, each named exactly: scikit-learn's own fitted internals (tree
 structures, neighbour indexes, distance metrics, optimiser state, GP kernels), the scipy
-B-splines SplineTransformer keeps, and numpy's dtype. Whatever else is refused by name.
+B-splines SplineTransformer keeps, numpy's dtype, and the four XGBoost and LightGBM wrappers
+modelport converts with their Booster (whose state is the booster's own model bytes or text,
+parsed by the library, never code) and the OrderedDict LightGBM uses as a `defaultdict`
+factory. Whatever else is refused by name.
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ _KERNELS = (
 TRUSTED_TYPES = frozenset(
     {
         "numpy.dtype",
+        # XGBoost's and LightGBM's scikit-learn wrappers (converters.boosters).
+        "collections.OrderedDict",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
         "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.neighbors._kd_tree.KDTree",

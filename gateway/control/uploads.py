@@ -5,9 +5,11 @@
   converted from that SavedModel with `to=FORMAT`;
 - such an archive holding an MLflow model directory (an `MLmodel` file): converted with
   `to=FORMAT` (an MLflow sklearn model stored as a pickle is a pickle, below);
-- a source model (`.skops`, `.pt2`, `.keras` ...) with `to=FORMAT`: converted here, with the
-  parity check, through `converters.pipeline` (exactly what `modelport convert` does), on
-  the uploaded `sample` (.csv, .npy, .npz, .parquet) if there is one;
+- a source model (`.skops`, `.pt2`, `.keras`, a native XGBoost `.json`/`.ubj` or LightGBM
+  `.txt` ...) with `to=FORMAT`: converted here, with the parity check, through
+  `converters.pipeline` (exactly what `modelport convert` does), on the uploaded `sample`
+  (.csv, .npy, .npz, .parquet) if there is one; a `.json` or `.txt` that is no booster is
+  refused once its content is read;
 - pickles (`.pkl`, `.joblib`, and MLflow models whose MLmodel says pickle or cloudpickle) run
   code when loaded: refused unless the operator allowed them.
 """
@@ -20,7 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from converters.errors import ModelLoadError
-from converters.loading import PICKLE_SUFFIXES, SAVED_MODEL_FILE, SOURCE_SUFFIXES, framework_of
+from converters.loading import (
+    PICKLE_SUFFIXES,
+    SAVED_MODEL_FILE,
+    SNIFFED_SUFFIXES,
+    SOURCE_SUFFIXES,
+    framework_of,
+)
 from converters.mlflow_model import MLMODEL_FILE, pickle_refusal, read_mlmodel
 from gateway.control.archives import (
     ARCHIVE_SUFFIXES,
@@ -86,9 +94,12 @@ def plan_upload(filename: str, to: str | None, policy: UploadPolicy) -> UploadPl
             f"{suffix or 'a file without a suffix'} is none of them"
         ) from None
     if to is None:
+        what = f"a {framework} model"
+        if suffix in SNIFFED_SUFFIXES:  # a .txt is a model only if its content is one
+            what = f"taken for a {framework} model file (its content decides)"
         raise InvalidInput(
-            f"{name} is a {framework} model: add the form field to=FORMAT "
-            f"({', '.join(FORMAT_NAMES)}) to convert it"
+            f"{name} is {what}: add the form field to=FORMAT ({', '.join(FORMAT_NAMES)}) to "
+            "convert it"
         )
     return UploadPlan(name, "source", to, convert=True)
 

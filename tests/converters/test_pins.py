@@ -23,6 +23,9 @@ CONVERTERS_AND_RUNTIMES = (
     "onnxscript",
     "tensorflow_cpu",
     "keras",
+    "xgboost_cpu",
+    "lightgbm",
+    "onnxmltools",
 )
 
 

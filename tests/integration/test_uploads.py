@@ -214,3 +214,35 @@ def test_a_pmml_upload_with_untyped_output_fields_serves_every_one(
     assert uploaded.json()["labels"] == [0, 1, 2]  # the probabilities' column order
     metadata = httpx.get(f"{server.url}/v2/models/classes").json()
     assert metadata["parameters"] == {"labels": [0, 1, 2]}
+
+
+def test_native_booster_upload_converts_by_content(server: Server, tmp_path: Path) -> None:
+    """A native XGBoost model.json converts on upload like a .skops; a .json that is no
+    booster is refused once read, and nothing is published."""
+    xgboost = pytest.importorskip("xgboost")
+    pytest.importorskip("onnxmltools")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(200, 3))
+    booster = xgboost.train(
+        {"objective": "binary:logistic", "max_depth": 2}, xgboost.DMatrix(x, x[:, 0] > 0), 5
+    )
+    path = tmp_path / "model.json"
+    booster.save_model(path)
+    created = _upload(server, "booster", path, to="onnx")
+    assert created.status_code == 201, created.text
+    manifest = created.json()
+    assert manifest["provenance"]["framework"] == "xgboost" and manifest["labels"] == [0, 1]
+    rows = rng.normal(size=(5, 3)).astype(np.float32)
+    tensor = {"name": "input", "datatype": "FP32", "shape": [5, 3], "data": rows.ravel().tolist()}
+    response = httpx.post(f"{server.url}/v2/models/booster/infer", json={"inputs": [tensor]})
+    assert response.status_code == 200, response.text
+    outputs = {o["name"]: o for o in response.json()["outputs"]}
+    served = np.asarray(outputs["probabilities"]["data"]).reshape(5, 2)[:, 1]
+    np.testing.assert_allclose(served, booster.predict(xgboost.DMatrix(rows)), atol=1e-5)
+
+    settings = tmp_path / "settings.json"
+    settings.write_text('{"learning_rate": 0.1}')
+    refused = _upload(server, "settings", settings, to="onnx")
+    assert refused.status_code == 422, refused.text
+    assert "settings.json: unknown model file type" in refused.json()["error"]
+    assert httpx.get(f"{server.url}/v2/models/settings").status_code == 404

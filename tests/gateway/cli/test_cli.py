@@ -89,7 +89,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     np.save(folder / "too_wide.npy", np.zeros((5, 3)))
     (folder / "corrupt.skops").write_bytes(b"PK\x03\x04 this is not a zip archive")
     skops.io.dump({"weights": [1, 2, 3]}, folder / "settings.skops")
-    (folder / "notes.txt").write_text("not a model at all")
+    (folder / "notes.docx").write_text("not a model at all")
+    (folder / "readme.txt").write_text("a .txt file that is no LightGBM model")
     java_home = folder / "old-java"
     (java_home / "bin").mkdir(parents=True)
     (java_home / "bin" / "java").write_text("#!/bin/sh\necho 'java version \"1.8.0_292\"' >&2\n")
@@ -331,7 +332,12 @@ FAILURES: dict[str, Failure] = {
     "unknown_model_file_type": Failure(
         3,
         lambda c: c.convert("notes"),
-        ("notes.txt: unknown model file type '.txt'", "modelport reads", ".skops"),
+        ("notes.docx: unknown model file type '.docx'", "modelport reads", ".skops", ".txt"),
+    ),
+    "text_file_that_is_no_booster": Failure(
+        3,
+        lambda c: c.convert("readme"),
+        ("readme.txt: unknown model file type", "read as a native booster", "LightGBM's"),
     ),
     # 4: no converter for a step, or for the framework/format pair
     "step_without_converter": Failure(

@@ -18,6 +18,10 @@ PLANS = [
     ("iris.skops", "pmml", ("source", "pmml", True)),
     ("net.pt2", "onnx", ("source", "onnx", True)),
     ("net.keras", "savedmodel", ("source", "savedmodel", True)),
+    # native booster files: the content decides once the file is read
+    ("model.json", "onnx", ("source", "onnx", True)),
+    ("model.ubj", "pmml", ("source", "pmml", True)),
+    ("Model.TXT", "onnx", ("source", "onnx", True)),
 ]
 
 
@@ -33,7 +37,8 @@ REFUSALS = [
     ("model.joblib", "onnx", Forbidden, "--allow-pickle"),
     ("iris.skops", None, InvalidInput, "add the form field to=FORMAT"),
     ("iris.skops", "tflite", InvalidInput, "to='tflite' is not a format"),
-    ("notes.txt", None, UnsupportedMediaType, "notes.txt: modelport stores"),
+    ("notes.docx", None, UnsupportedMediaType, "notes.docx: modelport stores"),
+    ("model.txt", None, InvalidInput, r"taken for a lightgbm model file \(its content decides\)"),
     ("noext", "onnx", UnsupportedMediaType, "a file without a suffix is none of them"),
     ("", None, InvalidInput, "needs a file name"),
 ]
@@ -47,10 +52,11 @@ def test_refusals(filename: str, to: str | None, error: type[GatewayError], mess
 
 def test_an_unsupported_upload_lists_every_accepted_suffix() -> None:
     with pytest.raises(UnsupportedMediaType) as caught:
-        plan_upload("notes.txt", "onnx", UploadPolicy())
+        plan_upload("notes.docx", "onnx", UploadPolicy())
     for suffix in (*ARTIFACT_SUFFIXES, *ARCHIVE_SUFFIXES, *SOURCE_SUFFIXES):
         assert suffix in caught.value.message, suffix
     assert ".pth" in SOURCE_SUFFIXES and ".hdf5" in SOURCE_SUFFIXES
+    assert {".json", ".ubj", ".txt"} <= set(SOURCE_SUFFIXES)
 
 
 def test_pickles_pass_when_the_operator_allows_them() -> None:
