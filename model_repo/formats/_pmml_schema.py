@@ -55,6 +55,8 @@ _NUMERIC_FEATURES = frozenset(
 )  # fmt: skip
 _TEXT_FEATURES = frozenset({"reasonCode", "entityId", "clusterId", "predictedDisplayValue"})
 CANONICAL_OUTPUTS = frozenset({"label", "probabilities", "prediction"})
+_TARGET_USES = ("target", "predicted")
+SYNTHETIC_TARGET = ""  # a model that names no target: JPMML's result has no name (None)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,7 @@ class _ModelScope:
 
     depth: int
     outputs: list[PmmlOutput] = field(default_factory=list)  # its final OutputFields
+    targets: list[str] = field(default_factory=list)  # what its MiningSchema predicts
     chain: bool = False
     last_segment: _ModelScope | None = None
 
@@ -254,8 +257,12 @@ class _Scanner:
     def _model_part(
         self, scope: _ModelScope, parent: str, local: str, attrs: dict[str, str]
     ) -> None:
-        if parent == "MiningSchema" and local == "MiningField" and scope is self.top:
-            self.mining.append((attrs.get("name", ""), attrs.get("usageType", "active")))
+        if parent == "MiningSchema" and local == "MiningField":
+            usage = attrs.get("usageType", "active")
+            if usage in _TARGET_USES:
+                scope.targets.append(attrs.get("name", ""))
+            if scope is self.top:
+                self.mining.append((attrs.get("name", ""), usage))
         elif (parent, local) == ("Output", "OutputField") and _is_final(attrs):
             scope.outputs.append(_output(attrs))
 
@@ -268,11 +275,10 @@ class _Scanner:
                 f"{' and '.join(SERVED_FUNCTIONS)} models"
             )
         active = tuple(self._lookup(n, file_name) for n, use in self.mining if use == "active")
-        targets = tuple(
-            self._lookup(n, file_name) for n, use in self.mining if use in ("target", "predicted")
-        )
-        if not targets:
-            raise ArtifactError(f"{file_name}: the PMML model declares no target field")
+        targets = tuple(self._lookup(n, file_name) for n in self._returned_targets())
+        if not targets:  # JPMML then evaluates into a target of its own, without a name
+            datatype = "double" if self.function == "regression" else "string"
+            targets = (PmmlField(SYNTHETIC_TARGET, datatype),)
         if self.function == "classification" and len(targets) != 1:
             raise ArtifactError(f"{file_name}: a classifier must have exactly one target field")
         outputs = self.top.exposed() if self.top else []
@@ -287,6 +293,15 @@ class _Scanner:
             tuple(value for _, value in probabilities),
             tuple(extras.values()),
         )
+
+    def _returned_targets(self) -> list[str]:
+        """The targets the evaluator returns: the top model's, except that a model chain
+        returns only what its last segment predicts (the others feed the next segments)."""
+        declared = [n for n, use in self.mining if use in _TARGET_USES]
+        last = self.top.last_segment if self.top is not None and self.top.chain else None
+        if last is not None:
+            return [n for n in declared if n in last.targets] or declared
+        return declared
 
     def _lookup(self, name: str, file_name: str) -> PmmlField:
         try:

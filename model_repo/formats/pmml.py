@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from model_repo.errors import ArtifactError, DependencyMissing, InvalidArgument
-from model_repo.formats._pmml_schema import CANONICAL_OUTPUTS, PmmlField, PmmlModel, read_pmml
+from model_repo.formats._pmml_schema import (
+    CANONICAL_OUTPUTS,
+    SYNTHETIC_TARGET,
+    PmmlField,
+    PmmlModel,
+    read_pmml,
+)
 from model_repo.formats.base import Tensors
 from model_repo.signature import Signature, TensorSpec, numpy_dtype
 
@@ -180,7 +186,7 @@ class PmmlPredictor:
         rows = lengths.pop() if lengths else _rows_of(inputs)
         return arguments, rows
 
-    def _outputs(self, columns: dict[str, list[Any]], rows: int) -> Tensors:
+    def _outputs(self, columns: dict[str | None, list[Any]], rows: int) -> Tensors:
         out: Tensors = {}
         for spec in self.signature.outputs:
             dtype = numpy_dtype(spec.datatype)
@@ -191,7 +197,7 @@ class PmmlPredictor:
                 names = tuple(t.name for t in self._model.targets)
                 out[spec.name] = _matrix(columns, names, rows, dtype)
             elif spec.name in CANONICAL_OUTPUTS:
-                out[spec.name] = _vector(columns.get(self._model.targets[0].name, []), dtype)
+                out[spec.name] = _vector(columns.get(_key(self._model.targets[0]), []), dtype)
             else:  # another OutputField: a reason code, a transformed value ...
                 out[spec.name] = _field_values(columns.get(spec.name, [None] * rows), spec)
         return out
@@ -285,6 +291,11 @@ def _vector(values: list[Any], dtype: np.dtype[Any]) -> np.ndarray:
     return np.asarray(values, dtype=dtype).reshape(-1)
 
 
+def _key(target: PmmlField) -> str | None:
+    """The target's name in JPMML's results (None for the target it makes up itself)."""
+    return None if target.name == SYNTHETIC_TARGET else target.name
+
+
 def _field_values(values: list[Any], spec: TensorSpec) -> np.ndarray:
     """An OutputField's values as its datatype: a missing one is NaN for floats and "" for
     text (a reason code the scorecard did not need); integers and booleans have none."""
@@ -302,10 +313,16 @@ def _field_values(values: list[Any], spec: TensorSpec) -> np.ndarray:
 
 
 def _matrix(
-    columns: dict[str, list[Any]], names: tuple[str, ...], rows: int, dtype: np.dtype[Any]
+    columns: dict[str | None, list[Any]],
+    names: tuple[str, ...],
+    rows: int,
+    dtype: np.dtype[Any],
 ) -> np.ndarray:
     if rows == 0:
         return np.zeros((0, len(names)), dtype=dtype)
+    missing = [n for n in names if n not in columns]
+    if missing:  # the document and the evaluator disagree: the artifact's fault, not the input's
+        raise ArtifactError(f"JPMML returned no value for {', '.join(map(repr, missing))}")
     return np.column_stack([np.asarray(columns[n], dtype=np.float64) for n in names]).astype(dtype)
 
 

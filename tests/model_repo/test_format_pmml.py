@@ -401,3 +401,90 @@ def test_a_classifier_names_its_classes_in_probability_column_order(
     # categories (0, 1, 2), and so do the labels, typed as the target (integers).
     assert get_format("pmml").labels(classifier) == (0, 1, 2)
     assert get_format("pmml").labels(regressor) is None
+
+
+NO_TARGET = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_3" version="4.3">
+  <Header/>
+  <DataDictionary>
+    <DataField name="x" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <RegressionModel functionName="regression">
+    <MiningSchema><MiningField name="x"/></MiningSchema>
+    <RegressionTable intercept="1.0">
+      <NumericPredictor name="x" coefficient="3.0"/>
+    </RegressionTable>
+  </RegressionModel>
+</PMML>
+"""
+# Segment 1 predicts Class (which segment 2 reads as its probabilities), segment 2 the
+# index; the top MiningSchema lists both, and JPMML returns only the last segment's.
+CHAIN = """<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_3" version="4.3">
+  <Header/>
+  <DataDictionary>
+    <DataField name="x" optype="continuous" dataType="double"/>
+    <DataField name="Class" optype="categorical" dataType="string">
+      <Value value="a"/><Value value="b"/>
+    </DataField>
+    <DataField name="Index" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <MiningModel functionName="regression">
+    <MiningSchema>
+      <MiningField name="x"/>
+      <MiningField name="Class" usageType="predicted"/>
+      <MiningField name="Index" usageType="predicted"/>
+    </MiningSchema>
+    <Segmentation multipleModelMethod="modelChain">
+      <Segment id="1"><True/>
+        <TreeModel functionName="classification">
+          <MiningSchema>
+            <MiningField name="x"/><MiningField name="Class" usageType="predicted"/>
+          </MiningSchema>
+          <Output>
+            <OutputField name="p_b" optype="continuous" dataType="double"
+                         feature="probability" value="b"/>
+          </Output>
+          <Node score="a">
+            <True/>
+            <ScoreDistribution value="a" recordCount="1"/>
+            <ScoreDistribution value="b" recordCount="1"/>
+            <Node score="b"><SimplePredicate field="x" operator="greaterThan" value="0"/>
+              <ScoreDistribution value="a" recordCount="1"/>
+              <ScoreDistribution value="b" recordCount="3"/>
+            </Node>
+            <Node score="a"><True/>
+              <ScoreDistribution value="a" recordCount="3"/>
+              <ScoreDistribution value="b" recordCount="1"/>
+            </Node>
+          </Node>
+        </TreeModel>
+      </Segment>
+      <Segment id="2"><True/>
+        <RegressionModel functionName="regression">
+          <MiningSchema>
+            <MiningField name="p_b"/><MiningField name="Index" usageType="predicted"/>
+          </MiningSchema>
+          <RegressionTable intercept="0"><NumericPredictor name="p_b" coefficient="100"/>
+          </RegressionTable>
+        </RegressionModel>
+      </Segment>
+    </Segmentation>
+  </MiningModel>
+</PMML>
+"""
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"), [(NO_TARGET, [4.0, -5.0]), (CHAIN, [75.0, 25.0])]
+)
+def test_a_model_without_a_target_and_a_model_chain_serve_their_prediction(
+    tmp_path: Path, document: str, expected: list[float]
+) -> None:
+    path = tmp_path / "model.pmml"
+    path.write_text(document, encoding="utf-8")
+    fmt = get_format("pmml")
+    signature = fmt.describe(path)
+    assert [(o.name, o.shape) for o in signature.outputs] == [("prediction", (-1,))]
+    got = fmt.open(path, signature).predict({"x": np.array([[1.0], [-2.0]])})
+    np.testing.assert_allclose(got["prediction"], expected)
