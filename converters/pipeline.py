@@ -18,6 +18,7 @@ from converters.base import (
     Sample,
     SampleShapedConverter,
     SourceModel,
+    TextInputConverter,
     modelport_version,
 )
 from converters.errors import ConversionError, ParityFailure, first_line
@@ -67,7 +68,7 @@ def convert_file(
     converter.check_environment()
     specs = _input_specs(converter, source, sample_path)
     if sample_path is not None:
-        sample = load_sample(sample_path, specs)
+        sample = load_sample(sample_path, specs, _text_inputs(converter, source))
     else:
         sample = converter.synthesize(source, DEFAULT_SAMPLE_ROWS, seed=0)
     with repo.stage(name) as staging:
@@ -90,6 +91,12 @@ def _input_specs(
     if sample_path is not None and isinstance(converter, SampleShapedConverter):
         return converter.input_specs_from_sample(source, sample_path)
     return converter.input_specs(source)
+
+
+def _text_inputs(converter: Converter, source: SourceModel) -> frozenset[str]:
+    if isinstance(converter, TextInputConverter):
+        return converter.text_inputs(source)
+    return frozenset()
 
 
 def check_parity(
@@ -126,7 +133,12 @@ def check_parity(
         lambda tensors: converter.reference(source, tensors),
     )
     report, problems = compare(
-        reference, candidate, converter.tolerance(source), sample.source, forced=force
+        reference,
+        candidate,
+        converter.tolerance(source),
+        sample.source,
+        forced=force,
+        labels=export.labels,
     )
     if not report.passed and not force:
         tol = report.tolerance

@@ -1,9 +1,11 @@
 """Read a parity sample from a file and fit it to the model's inputs.
 
 Tabular samples (.csv, .parquet) are matched to inputs by column name; arrays (.npy) feed a
-single-input model; .npz archives feed inputs by array name. Whatever does not fit is
-reported with the input, the expected shape or type, and what the file holds; values are
-cast only where the cast keeps them (see `casting`).
+single-input model; .npz archives feed inputs by array name. A 1-D array feeds a [-1, 1]
+input (a column of numbers, or of documents for a text model), as the gateway accepts
+[N] for it. Whatever does not fit is reported with the input, the expected shape or type,
+and what the file holds; values are cast only where the cast keeps them (see `casting`):
+an empty cell of a number column is NaN, the missing value of FP32 inputs.
 """
 
 from __future__ import annotations
@@ -23,12 +25,19 @@ MAX_ROWS = 10_000
 SUFFIXES = (".csv", ".parquet", ".npy", ".npz")
 
 
-def load_sample(path: Path, specs: tuple[TensorSpec, ...]) -> Sample:
+def load_sample(
+    path: Path, specs: tuple[TensorSpec, ...], text_inputs: frozenset[str] = frozenset()
+) -> Sample:
+    """The sample in `path` fitted to `specs`. In a CSV an empty cell is a missing value,
+    except in the `text_inputs` (documents a vectorizer reads), where it is an empty text."""
     if not path.is_file():
         raise SampleMismatch(f"sample file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".parquet"):
-        tensors = _from_frame(_read_frame(path), specs, path.name)
+        frame = _read_frame(path)
+        if suffix == ".csv":
+            frame = _with_empty_texts(path, frame, _text_columns(frame, specs, text_inputs))
+        tensors = _from_frame(frame, specs, path.name)
     elif suffix == ".npy":
         tensors = _from_array(_read_npy(path), specs, path.name)
     elif suffix == ".npz":
@@ -57,6 +66,29 @@ def _read_frame(path: Path) -> Any:
         raise SampleMismatch(f"reading {path.name} needs pyarrow: pip install pyarrow") from exc
     except Exception as exc:  # pandas raises ParserError, ValueError, OSError ...
         raise SampleMismatch(f"sample {path.name} cannot be read: {exc}") from exc
+
+
+def _text_columns(
+    frame: Any, specs: tuple[TensorSpec, ...], text_inputs: frozenset[str]
+) -> list[str]:
+    columns = [str(c) for c in frame.columns]
+    if len(specs) == 1 and specs[0].name in text_inputs and specs[0].name not in columns:
+        return columns  # the whole table is the one text input
+    return [c for c in columns if c in text_inputs]
+
+
+def _with_empty_texts(path: Path, frame: Any, columns: list[str]) -> Any:
+    """`frame` with `columns` read again as written: pandas reads an empty cell (even a
+    quoted "") as missing, and "NA" or "null" as missing too, where a document means them."""
+    if not columns:
+        return frame
+    import pandas as pd
+
+    try:
+        texts = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)
+    except Exception as exc:  # the same file was readable a moment ago
+        raise SampleMismatch(f"sample {path.name} cannot be read: {exc}") from exc
+    return frame.assign(**{c: texts[c] for c in columns})
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -119,6 +151,8 @@ def _from_arrays(
 
 def _fit(values: np.ndarray, spec: TensorSpec, source: str, what: str) -> np.ndarray:
     """`values` (what the file gives for `spec`) checked against its shape and cast."""
+    if values.ndim == 1 and tuple(spec.shape) == (-1, 1):
+        values = values.reshape(-1, 1)
     if not spec.accepts_shape(values.shape):
         raise SampleMismatch(
             f"sample {source}: {what} gives shape {list(values.shape)}, the model expects "
