@@ -78,14 +78,18 @@ def _text_columns(
 
 
 def _with_empty_texts(path: Path, frame: Any, columns: list[str]) -> Any:
-    """`frame` with `columns` read again as written: pandas reads an empty cell (even a
-    quoted "") as missing, and "NA" or "null" as missing too, where a document means them."""
+    """`path` read again with `columns` as written: pandas reads an empty cell (even a
+    quoted "") as missing, and "NA" or "null" too, where a document means them; and it skips
+    a blank line, which in a one-column CSV is an empty document."""
     if not columns:
         return frame
     import pandas as pd
 
     try:
-        texts = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, skip_blank_lines=False)
+        texts = pd.read_csv(
+            path, usecols=columns, dtype=str, keep_default_na=False, skip_blank_lines=False
+        )
     except Exception as exc:  # the same file was readable a moment ago
         raise SampleMismatch(f"sample {path.name} cannot be read: {exc}") from exc
     return frame.assign(**{c: texts[c] for c in columns})

@@ -20,6 +20,8 @@ from functools import cache
 from numbers import Integral
 from typing import Any
 
+import numpy as np
+
 from converters.errors import UnsupportedConversion
 from converters.sklearn_common import iter_steps
 from model_repo.signature import TensorSpec
@@ -75,6 +77,10 @@ def _fills_nan(step: Any) -> bool:
 
 
 def _allows_nan(step: Any) -> bool:
+    from sklearn.preprocessing import FunctionTransformer
+
+    if isinstance(step, FunctionTransformer) and step.func is None:
+        return True  # what a fitted ColumnTransformer puts for "passthrough"
     try:
         return bool(step.__sklearn_tags__().input_tags.allow_nan)
     except AttributeError:  # not a scikit-learn estimator, or one from before tags
@@ -120,13 +126,17 @@ def check_onnx_imputers(model: Any) -> None:
 
 
 def prepare_for_pmml(model: Any) -> None:
-    """Make `model` (a copy) say what it means to sklearn2pmml: a SimpleImputer filling a
-    float column with an integer constant makes JPMML declare the column integer, and then
-    refuse every value that is not whole."""
+    """Make `model` (a copy) say what it means to sklearn2pmml: a SimpleImputer fitted on
+    numbers with an integer constant keeps its fill values as integers, JPMML then declares
+    the column integer and refuses every value that is not whole. The fill values become
+    floats, as scikit-learn writes them into the float data."""
     from sklearn.impute import SimpleImputer
 
     for _path, step in iter_steps(model):
-        fill = getattr(step, "fill_value", None)
-        float_data = getattr(getattr(step, "statistics_", None), "dtype", None)
-        if isinstance(step, SimpleImputer) and isinstance(fill, int) and float_data == "f8":
-            step.fill_value = float(fill)
+        fitted_on = getattr(step, "_fit_dtype", None)
+        if not isinstance(step, SimpleImputer) or getattr(fitted_on, "kind", "") != "f":
+            continue
+        if isinstance(step.fill_value, Integral):
+            step.fill_value = float(step.fill_value)
+        if step.statistics_.dtype == object:
+            step.statistics_ = step.statistics_.astype(np.float64)
