@@ -36,7 +36,8 @@ CORPUS = [
 ]
 LABELS = [0, 1, 0, 1, 0, 1, 0, 1]
 # Upper case, punctuation glued to words, digits, accents (composed), one-letter words,
-# text without known words, and empty documents.
+# text without known words, empty documents, and documents that are a stop word ("The"),
+# or a letter of "english" (skl2onnx takes stop_words="english" as those letters).
 TRICKY = [
     "THE CAT!",
     "café CAFÉ Café",
@@ -53,6 +54,8 @@ TRICKY = [
     "cat-sat:mat",
     "dogs.are.great",
     "zzz qqq",
+    "The",
+    "e",
 ]
 
 
@@ -174,6 +177,19 @@ def test_a_text_column_beside_numbers_in_a_column_transformer(tmp_path: Path, ta
     fresh = pd.DataFrame({"review": TRICKY, "stars": np.linspace(0, 5, len(TRICKY))})
     tensors = column_tensors(fresh, ["review", "stars"])
     assert_answers_like_sklearn(repo, manifest, model, tensors, as_source_takes_it(fresh))
+
+
+def test_stop_words_kept_by_an_older_scikit_learn_do_not_filter_documents(tmp_path: Path) -> None:
+    """scikit-learn < 1.6 kept the words it pruned in `stop_words_`, and skl2onnx then
+    filters whole documents equal to one of them (or to a letter of "english") out of the
+    batch; single-word vocabularies never hold them, so the ONNX graph is made without."""
+    model = _kinds()["tfidf-stop-lr"]().fit(CORPUS, LABELS)
+    model[0].stop_words_ = {"loyal"}  # as a model pickled by scikit-learn 1.5
+    repo = Repository(tmp_path / "repo")
+    manifest = convert_file(repo, save(tmp_path, model), "old", "onnx")
+    assert manifest.parity is not None and manifest.parity.passed
+    texts = [*TRICKY, "loyal", "LOYAL"]
+    assert_answers_like_sklearn(repo, manifest, model, _documents(texts), texts)
 
 
 def test_a_text_pipeline_is_not_told_to_refit_with_a_newer_scikit_learn(
