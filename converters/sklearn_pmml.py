@@ -6,6 +6,10 @@ artifact of the same model: one FP32 input per DataFrame column (BYTES for strin
 and `probabilities` FP32 in `classes_` order, or `prediction` FP32. Plain estimators and
 pipelines are wrapped in a PMMLPipeline (on a copy: sklearn2pmml edits steps in place).
 
+sklearn2pmml is given a copy whose vectorizers carry their token patterns in Java's dialect
+and whose integer imputer constants for float columns are floats; its document then gets the
+text repairs of `sklearn_text.fix_pmml_document` (case-sensitive terms, zero norms).
+
 Before Java runs, steps are checked against the class mapping in the jars'
 META-INF/sklearn2pmml.properties, and classifiers whose PMML would have no probability
 outputs (SVC/NuSVC with probability=True, KNeighborsClassifier) are refused, naming the

@@ -105,10 +105,11 @@ def _pmml_tokenizer(vectorizer: Any) -> bool:
 
 
 def _onnx_stop_words_problem(vectorizer: Any) -> str | None:
-    """skl2onnx filters stop words out of the whole documents (a document that is a stop
-    word disappears), not out of their tokens. With single words the filter is not needed
-    (stop words never enter the vocabulary) and is dropped; with n-grams it would change
-    which words are neighbours."""
+    """skl2onnx removes no stop words from the tokens: with scikit-learn >= 1.6 it finds
+    none, and from a model that kept `stop_words_` (older scikit-learn) it filters whole
+    documents equal to one out of the batch (see `without_stop_words`). With single words
+    that changes nothing (stop words never enter the vocabulary), with n-grams it changes
+    which words are neighbours; sklearn2pmml removes them as scikit-learn does."""
     stop_words = vectorizer.get_stop_words() or frozenset()
     if not stop_words:
         return None
@@ -142,8 +143,10 @@ def onnx_options(model: Any) -> dict[int, dict[str, Any]]:
 
 
 def without_stop_words(model: Any) -> Any:
-    """A copy of `model` whose vectorizers keep no stop words (see
-    `_onnx_stop_words_problem`: for single words they change nothing), or `model` itself."""
+    """A copy of `model` whose vectorizers keep no stop words, or `model` itself: given the
+    `stop_words_` of an older scikit-learn (and then stop_words="english" read as the
+    letters e, n, g ...), skl2onnx would drop the documents equal to one from the batch. For
+    single words, the only case `check_vectorizers` lets through, they change nothing."""
     if not any(v.get_stop_words() for _p, v in vectorizers(model)):
         return model
     model = copy.deepcopy(model)
