@@ -118,6 +118,15 @@ class SampleShapedConverter(Protocol):
     ) -> tuple[TensorSpec, ...]: ...
 
 
+@runtime_checkable
+class TextInputConverter(Protocol):
+    """A converter whose models read documents from some BYTES inputs (text vectorizers):
+    in a CSV sample an empty cell of such an input is an empty document, not a missing
+    value (which a categorical input refuses)."""
+
+    def text_inputs(self, model: SourceModel) -> frozenset[str]: ...
+
+
 def modelport_version() -> str:
     """The installed modelport's version, recorded in every manifest's provenance."""
     try:

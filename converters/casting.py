@@ -7,7 +7,9 @@ error naming the input, the problem and the first such value:
 - integers: floats must be whole, finite and in range; integers must be in range;
 - BOOL: true/false, or the numbers 0 and 1;
 - floats: anything numeric, rounded to the nearest float as float64 -> float32 always is
-  (the FP32 contract), but a finite value must stay finite (1e40 is not FP32's inf);
+  (the FP32 contract), but a finite value must stay finite (1e40 is not FP32's inf); a
+  missing cell (NaN, or the None / pandas.NA of a nullable column) is NaN, the missing value
+  of FP32 inputs;
 - BYTES: text; integers become their decimal text; missing values and other numbers are
   refused (1.0 would become "1.0", which matches no category "1").
 """
@@ -45,7 +47,8 @@ def cast_exactly(values: np.ndarray, datatype: str, what: str) -> np.ndarray:
 def _as_numbers(values: np.ndarray, datatype: str, what: str) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype.kind == "O":  # a pandas column of mixed objects: let numpy type them
-        array = np.asarray(array.tolist())
+        cells = [np.nan if _is_missing(v) else v for v in array.ravel().tolist()]
+        array = np.asarray(cells).reshape(array.shape)
     if array.dtype.kind in "biuf":
         return array
     # Text (a column pandas read as strings because one cell is not a number): numbers
@@ -54,6 +57,12 @@ def _as_numbers(values: np.ndarray, datatype: str, what: str) -> np.ndarray:
     if any(flags):
         _refuse(array, _mask(flags, array), what, datatype, "are not numbers")
     return array.astype(np.float64)
+
+
+def _is_missing(value: Any) -> bool:
+    """None, and pandas' NA (a nullable Float64/Int64 column's missing cell), by its type's
+    name so that casting needs no pandas."""
+    return value is None or type(value).__name__ == "NAType"
 
 
 def _reads_as_number(value: Any) -> bool:

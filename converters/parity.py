@@ -8,12 +8,19 @@ Non-finite values are not numbers to be close to, so they must agree exactly: +i
 with +inf, -inf only with -inf, NaN only with NaN (the same missing result on both sides);
 a finite value against inf or NaN always differs. Such a difference counts as one mismatch,
 like any other, against the tolerance's mismatch budget (0 for all but trees and neighbours).
-Text and label outputs must be equal.
+Text and label outputs must be equal, with one exception: a row whose highest source
+probability several classes share exactly (compared as FP32, the precision of the outputs)
+has no single right label. scikit-learn then takes the first of the tied classes in
+`classes_` order; onnxruntime and JPMML do the same on exact ties, but their float32 sums
+may split a tie either way. So on a tied row the artifact's label agrees when it is any of
+the tied classes; the report counts the tied rows and those labelled with another tied class
+than the source's (`OutputParity.ties`, `ties_broken_differently`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,9 +37,11 @@ def compare(
     tolerance: Tolerance,
     sample_source: str,
     forced: bool = False,
+    labels: tuple[Any, ...] | None = None,
 ) -> tuple[ParityReport, list[str]]:
     """Compare every reference output with the artifact's; the report and, for each
-    failing output, lines describing its worst elements."""
+    failing output, lines describing its worst elements. `labels` (the classes in the
+    order of `probabilities`' columns) lets a tied row take any of its tied labels."""
     outputs: dict[str, OutputParity] = {}
     problems = [
         f"output {name!r} is given by the artifact but not by the source model"
@@ -57,6 +66,8 @@ def compare(
             continue
         exact = name in tolerance.exact or not _numeric(expected) or not _numeric(got)
         parity, bad = _exact(expected, got) if exact else _close(expected, got, tolerance)
+        if name == "label":
+            parity, bad = _forgive_ties(parity, bad, got, reference.get("probabilities"), labels)
         outputs[name] = parity
         allowed = math.floor(tolerance.mismatch_budget * parity.elements)
         if parity.mismatches > allowed:
@@ -80,6 +91,34 @@ def _numeric(array: np.ndarray) -> bool:
 def _exact(expected: np.ndarray, got: np.ndarray) -> tuple[OutputParity, np.ndarray]:
     bad = _as_text(expected) != _as_text(got)
     return OutputParity(0.0, 0.0, int(bad.sum()), int(bad.size)), bad
+
+
+def _forgive_ties(
+    parity: OutputParity,
+    bad: np.ndarray,
+    got: np.ndarray,
+    probabilities: np.ndarray | None,
+    labels: tuple[Any, ...] | None,
+) -> tuple[OutputParity, np.ndarray]:
+    """Labels that differ only by taking another class tied for the highest probability
+    are not mismatches; the parity counts the ties."""
+    if probabilities is None or labels is None or probabilities.ndim != 2:
+        return parity, bad
+    if probabilities.shape != (bad.shape[0], len(labels)):
+        return parity, bad
+    top = probabilities == probabilities.max(axis=1, keepdims=True)
+    tied = top.sum(axis=1) > 1
+    names = np.asarray([str(label) for label in labels], dtype=object)
+    given = [v.decode() if isinstance(v, bytes) else str(v) for v in got.reshape(-1).tolist()]
+    chosen = np.asarray(given, dtype=object).reshape(-1, 1) == names.reshape(1, -1)
+    forgiven = bad & tied & (chosen & top).any(axis=1)
+    bad = bad & ~forgiven
+    return replace(
+        parity,
+        mismatches=int(bad.sum()),
+        ties=int(tied.sum()),
+        ties_broken_differently=int(forgiven.sum()),
+    ), bad
 
 
 def _as_text(array: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from converters.base import (
     Sample,
     SampleShapedConverter,
     SourceModel,
+    TextInputConverter,
     modelport_version,
 )
 from converters.errors import ConversionError, ParityFailure, first_line
@@ -99,10 +100,16 @@ def _sample(
     """The parity sample: the --sample file; else an MLflow model's input example with
     synthesized rows (`packaged`); else the synthesized rows alone."""
     if path is not None:
-        return load_sample(path, specs)
+        return load_sample(path, specs, _text_inputs(converter, source))
     if has_example(source):
         return example_sample(converter, source, specs, DEFAULT_SAMPLE_ROWS)
     return converter.synthesize(source, DEFAULT_SAMPLE_ROWS, seed=0)
+
+
+def _text_inputs(converter: Converter, source: SourceModel) -> frozenset[str]:
+    if isinstance(converter, TextInputConverter):
+        return converter.text_inputs(source)
+    return frozenset()
 
 
 def check_parity(
@@ -139,7 +146,12 @@ def check_parity(
         lambda tensors: converter.reference(source, tensors),
     )
     report, problems = compare(
-        reference, candidate, converter.tolerance(source), sample.source, forced=force
+        reference,
+        candidate,
+        converter.tolerance(source),
+        sample.source,
+        forced=force,
+        labels=export.labels,
     )
     if not report.passed and not force:
         tol = report.tolerance

@@ -1,9 +1,11 @@
 """Read a parity sample from a file and fit it to the model's inputs.
 
 Tabular samples (.csv, .parquet) are matched to inputs by column name; arrays (.npy) feed a
-single-input model; .npz archives feed inputs by array name. Whatever does not fit is
-reported with the input, the expected shape or type, and what the file holds; values are
-cast only where the cast keeps them (see `casting`).
+single-input model; .npz archives feed inputs by array name. A 1-D array feeds a [-1, 1]
+input (a column of numbers, or of documents for a text model), as the gateway accepts
+[N] for it. Whatever does not fit is reported with the input, the expected shape or type,
+and what the file holds; values are cast only where the cast keeps them (see `casting`):
+an empty cell of a number column is NaN, the missing value of FP32 inputs.
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ MAX_ROWS = 10_000
 SUFFIXES = (".csv", ".parquet", ".npy", ".npz")
 
 
-def load_sample(path: Path, specs: tuple[TensorSpec, ...]) -> Sample:
+def load_sample(
+    path: Path, specs: tuple[TensorSpec, ...], text_inputs: frozenset[str] = frozenset()
+) -> Sample:
+    """The sample in `path` fitted to `specs`. In a CSV an empty cell is a missing value,
+    except in the `text_inputs` (documents a vectorizer reads), where it is an empty text."""
     if not path.is_file():
         raise SampleMismatch(f"sample file {path} does not exist")
     suffix = path.suffix.lower()
     data: Any
     if suffix in (".csv", ".parquet"):
         data = _read_frame(path)
+        if suffix == ".csv":
+            data = _with_empty_texts(path, data, _text_columns(data, specs, text_inputs))
     elif suffix == ".npy":
         data = _read_npy(path)
     elif suffix == ".npz":
@@ -70,6 +78,33 @@ def _read_frame(path: Path) -> Any:
         raise SampleMismatch(f"reading {path.name} needs pyarrow: pip install pyarrow") from exc
     except Exception as exc:  # pandas raises ParserError, ValueError, OSError ...
         raise SampleMismatch(f"sample {path.name} cannot be read: {exc}") from exc
+
+
+def _text_columns(
+    frame: Any, specs: tuple[TensorSpec, ...], text_inputs: frozenset[str]
+) -> list[str]:
+    columns = [str(c) for c in frame.columns]
+    if len(specs) == 1 and specs[0].name in text_inputs and specs[0].name not in columns:
+        return columns  # the whole table is the one text input
+    return [c for c in columns if c in text_inputs]
+
+
+def _with_empty_texts(path: Path, frame: Any, columns: list[str]) -> Any:
+    """`path` read again with `columns` as written: pandas reads an empty cell (even a
+    quoted "") as missing, and "NA" or "null" too, where a document means them; and it skips
+    a blank line, which in a one-column CSV is an empty document."""
+    if not columns:
+        return frame
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, skip_blank_lines=False)
+        texts = pd.read_csv(
+            path, usecols=columns, dtype=str, keep_default_na=False, skip_blank_lines=False
+        )
+    except Exception as exc:  # the same file was readable a moment ago
+        raise SampleMismatch(f"sample {path.name} cannot be read: {exc}") from exc
+    return frame.assign(**{c: texts[c] for c in columns})
 
 
 def _read_npy(path: Path) -> np.ndarray:
@@ -132,6 +167,8 @@ def _from_arrays(
 
 def _fit(values: np.ndarray, spec: TensorSpec, source: str, what: str) -> np.ndarray:
     """`values` (what the file gives for `spec`) checked against its shape and cast."""
+    if values.ndim == 1 and tuple(spec.shape) == (-1, 1):
+        values = values.reshape(-1, 1)
     if not spec.accepts_shape(values.shape):
         raise SampleMismatch(
             f"sample {source}: {what} gives shape {list(values.shape)}, the model expects "

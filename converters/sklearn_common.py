@@ -1,7 +1,10 @@
 """What the scikit-learn converters share, so that every format gets the same contract.
 
 Inputs: a model fitted on a DataFrame takes one input per column ([-1, 1]; FP32 for numbers,
-BYTES for strings); a model fitted on an array takes one `input` [-1, n_features] FP32.
+BYTES for strings and for text a vectorizer reads); a model fitted on an array takes one
+`input` [-1, n_features] FP32; a model whose first step is a text vectorizer (fitted on a
+list of documents) takes one `input` [-1, 1] BYTES, a document per row. FP32 inputs take NaN
+as a missing value wherever the model does (see `sklearn_missing`).
 Outputs: a classifier gives `label` [-1] and, when it has predict_proba, `probabilities`
 [-1, n_classes] FP32 in `classes_` order; a regressor gives `prediction` FP32 ([-1], or
 [-1, n_targets] for several targets).
@@ -95,12 +98,39 @@ def _plain(value: Any) -> Any:
 
 
 def string_columns(model: Any) -> set[str]:
-    """Columns that an encoder inside the model saw as strings."""
-    return {
+    """Columns that an encoder inside the model saw as strings, or a vectorizer reads."""
+    strings = {
         column
         for column, values in categories_by_column(model).items()
         if any(isinstance(v, str) for v in values)
     }
+    return strings | set(text_inputs(model))
+
+
+def is_vectorizer(step: Any) -> bool:
+    """CountVectorizer and its subclass TfidfVectorizer: raw text in, token counts out."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return isinstance(step, CountVectorizer)
+
+
+def takes_raw_text(model: Any) -> bool:
+    """True for a model fitted on a list of documents: its first step is a vectorizer."""
+    return is_vectorizer(first_step(model))
+
+
+def text_inputs(model: Any) -> dict[str, Any]:
+    """Input name -> the vectorizer reading it: `input` for a model fitted on documents,
+    else each DataFrame column a ColumnTransformer hands to a vectorizer (a vectorizer
+    takes one column, named by a string)."""
+    if takes_raw_text(model):
+        return {ARRAY_INPUT: first_step(model)}
+    found = {}
+    for _path, step in iter_steps(model):
+        for _name, transformer, column in getattr(step, "transformers_", ()):
+            if isinstance(column, str) and is_vectorizer(first_step(transformer)):
+                found[column] = first_step(transformer)
+    return found
 
 
 def categories_by_column(model: Any) -> dict[str, list[Any]]:
@@ -146,13 +176,36 @@ def input_specs(model: Any) -> tuple[TensorSpec, ...]:
         return tuple(
             TensorSpec(str(n), "BYTES" if n in strings else "FP32", (-1, 1)) for n in names
         )
+    if takes_raw_text(model):
+        return (TensorSpec(ARRAY_INPUT, "BYTES", (-1, 1)),)
     n_features = getattr(model, "n_features_in_", None)
     if n_features is None:
-        raise UnsupportedConversion(
-            f"{type(model).__name__} does not record its number of input features "
-            "(n_features_in_); refit it with scikit-learn >= 1.0"
-        )
+        raise UnsupportedConversion(_unknown_inputs(model))
     return (TensorSpec(ARRAY_INPUT, "FP32", (-1, int(n_features))),)
+
+
+def _unknown_inputs(model: Any) -> str:
+    """Why the inputs of a model recording neither columns nor a feature count are unknown:
+    an old scikit-learn, or a first step that takes something other than a table."""
+    first = first_step(model)
+    fitted_with = str(getattr(first, "_sklearn_version", "") or "")
+    if fitted_with and _major_minor(fitted_with) < (1, 0):
+        return (
+            f"{type(model).__name__} was fitted with scikit-learn {fitted_with}, which does "
+            "not record the number of input features (n_features_in_); refit it with "
+            "scikit-learn >= 1.0"
+        )
+    return (
+        f"the first step of {type(model).__name__}, {type(first).__name__}, records no "
+        "input columns or feature count, so its input is not a table, an array or text; "
+        "modelport converts models fitted on a DataFrame, on a numeric array, or on a list "
+        "of documents through CountVectorizer / TfidfVectorizer"
+    )
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    major, minor, *_ = [int(p) if p.isdigit() else 0 for p in version.split(".")] + [0, 0]
+    return major, minor
 
 
 def label_datatype(model: Any) -> str:
@@ -210,6 +263,8 @@ def output_specs(model: Any) -> tuple[TensorSpec, ...]:
 def source_frame(model: Any, inputs: Tensors) -> Any:
     """The inputs as the source model takes them: a DataFrame or a float64 array."""
     names = getattr(model, "feature_names_in_", None)
+    if names is None and takes_raw_text(model):
+        return np.asarray(inputs[ARRAY_INPUT], dtype=object).reshape(-1)  # the documents
     if names is None:
         return np.asarray(inputs[ARRAY_INPUT], dtype=np.float64)
     import pandas as pd

@@ -27,7 +27,13 @@ from typing import Any
 
 from converters import boosters
 from converters.base import Sample, SourceModel
-from converters.sklearn_common import check_kind, final_estimator, input_specs, reference
+from converters.sklearn_common import (
+    check_kind,
+    final_estimator,
+    input_specs,
+    reference,
+    text_inputs,
+)
 from converters.sklearn_synth import synthesize
 from model_repo.formats.base import Tensors
 from model_repo.manifest import Tolerance
@@ -45,6 +51,9 @@ class SklearnContract:
     def input_specs(self, model: SourceModel) -> tuple[TensorSpec, ...]:
         check_kind(model.obj)
         return input_specs(model.obj)
+
+    def text_inputs(self, model: SourceModel) -> frozenset[str]:
+        return frozenset(text_inputs(model.obj))
 
     def synthesize(self, model: SourceModel, rows: int, seed: int) -> Sample:
         return synthesize(model, rows, seed)

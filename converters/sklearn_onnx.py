@@ -2,7 +2,9 @@
 
 The graph takes float32 numbers and strings (BYTES), has no ZipMap, and its outputs are
 renamed to the scikit-learn contract in `sklearn_common` (`label`, `probabilities`,
-`prediction`), so it serves exactly like the PMML artifact of the same model.
+`prediction`), so it serves exactly like the PMML artifact of the same model. Text is
+tokenised as scikit-learn does (`sklearn_text`); trees split and route missing values as
+scikit-learn does (`onnx_trees`).
 
 Tolerances: continuous models rtol 1e-5, atol 1e-5 (float32 arithmetic against float64);
 tree ensembles and nearest neighbours rtol 1e-4, atol 1e-5 with 1% of elements allowed to
@@ -16,7 +18,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from converters import booster_onnx, boosters, sklearn_common
+from converters import (
+    booster_onnx,
+    boosters,
+    onnx_trees,
+    sklearn_common,
+    sklearn_missing,
+    sklearn_text,
+)
 from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
 from converters.sklearn_contract import SklearnContract
@@ -44,9 +53,13 @@ class SklearnToOnnx(SklearnContract):
         estimator = model.obj
         booster_onnx.register(estimator)
         sklearn_common.check_steps(estimator, self.target, self.supports)
+        sklearn_text.check_vectorizers(estimator, self.target)
+        sklearn_missing.check_onnx_imputers(estimator)
         inputs = self.input_specs(model)
         outputs = sklearn_common.output_specs(estimator)
-        graph = _canonical(_convert(estimator, inputs), outputs)
+        graph = _canonical(_convert(_prepared(estimator), inputs), outputs)
+        onnx_trees.route_missing_values(graph, estimator)
+        sklearn_text.repair_sublinear_tf(graph, estimator)
         artifact = dest / get_format("onnx").artifact_name
         artifact.write_bytes(graph.SerializeToString())
         described = get_format("onnx").describe(artifact)
@@ -68,6 +81,12 @@ def _is_booster_class(cls: type) -> bool:
 def _libraries(estimator: Any) -> tuple[str, ...]:
     found = ("skl2onnx", "onnx", "onnxruntime")
     return (*found, "onnxmltools") if boosters.libraries_in(estimator) else found
+
+
+def _prepared(estimator: Any) -> Any:
+    """The model skl2onnx is given: a copy where its converters need one (see
+    `onnx_trees.float32_thresholds`, `sklearn_text.without_stop_words`)."""
+    return onnx_trees.float32_thresholds(sklearn_text.without_stop_words(estimator))
 
 
 def _convert(estimator: Any, inputs: tuple[TensorSpec, ...]) -> Any:
@@ -109,9 +128,9 @@ def _tensor_type(datatype: str, width: int) -> Any:
 def _to_onnx(estimator: Any, initial_types: list[tuple[str, Any]]) -> Any:
     from skl2onnx import to_onnx
 
-    options = None
+    options: dict[int, dict[str, Any]] = sklearn_text.onnx_options(estimator)
     if sklearn_common.is_classifier(estimator):
-        options = {id(sklearn_common.final_estimator(estimator)): {"zipmap": False}}
+        options[id(sklearn_common.final_estimator(estimator))] = {"zipmap": False}
     try:
         with warnings.catch_warnings():
             # skl2onnx's tree converters put Python bools into integer attribute lists
@@ -123,7 +142,7 @@ def _to_onnx(estimator: Any, initial_types: list[tuple[str, Any]]) -> Any:
             return to_onnx(
                 estimator,
                 initial_types=initial_types,
-                options=options,
+                options=options or None,
                 target_opset=booster_onnx.target_opset(estimator),
             )
     except (RuntimeError, NotImplementedError) as exc:
@@ -152,7 +171,7 @@ def _feed_from(graph: Any, inputs: tuple[TensorSpec, ...]) -> None:
     """Replace the single 2-D input by one input per column, concatenated in order."""
     from onnx import helper
 
-    if len(inputs) == 1 and inputs[0].shape[1] != 1:  # fitted on an array: keep it whole
+    if len(inputs) == 1:  # fitted on an array, or on documents: keep it whole
         _restore_input_names(graph, [inputs[0].name])
         return
     elem = graph.graph.input[0].type.tensor_type.elem_type

@@ -6,6 +6,10 @@ artifact of the same model: one FP32 input per DataFrame column (BYTES for strin
 and `probabilities` FP32 in `classes_` order, or `prediction` FP32. Plain estimators and
 pipelines are wrapped in a PMMLPipeline (on a copy: sklearn2pmml edits steps in place).
 
+sklearn2pmml is given a copy whose vectorizers carry their token patterns in Java's dialect
+and whose integer imputer constants for float columns are floats; its document then gets the
+text repairs of `sklearn_text.fix_pmml_document` (case-sensitive terms, zero norms).
+
 Before Java runs, steps are checked against the class mapping in the jars'
 META-INF/sklearn2pmml.properties, and classifiers whose PMML would have no probability
 outputs (SVC/NuSVC with probability=True, KNeighborsClassifier) are refused, naming the
@@ -47,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from converters import _pmml_java, boosters, sklearn_common
+from converters import _pmml_java, boosters, sklearn_common, sklearn_missing, sklearn_text
 from converters.base import Export, Sample, SourceModel
 from converters.errors import ConversionError, UnsupportedConversion
 from converters.sklearn_contract import SklearnContract
@@ -114,6 +118,7 @@ class SklearnToPmml(SklearnContract):
         )
         artifact = dest / get_format("pmml").artifact_name
         self._run(_pmml_pipeline(estimator, signature), artifact, java)
+        sklearn_text.fix_pmml_document(artifact)
         _check_artifact(get_format("pmml").describe(artifact), signature, estimator)
         return Export(
             signature=signature,
@@ -146,6 +151,7 @@ class SklearnToPmml(SklearnContract):
 def _check_convertible(estimator: Any, converter: SklearnToPmml) -> None:
     """Refuse, before Java runs, what sklearn2pmml cannot convert to our contract."""
     sklearn_common.check_steps(estimator, converter.target, converter.supports)
+    sklearn_text.check_vectorizers(estimator, converter.target)
     final = sklearn_common.final_estimator(estimator)
     cls = type(final)
     hint = _NO_PROBABILITIES.get(f"{cls.__module__}.{cls.__qualname__}")
@@ -176,6 +182,8 @@ def _pmml_pipeline(estimator: Any, signature: Signature) -> Any:
     names = _field_names(signature)
     targets = _target_names(signature, names)
     model = copy.deepcopy(estimator)
+    sklearn_text.translate_for_pmml(model)
+    sklearn_missing.prepare_for_pmml(model)
     pipeline = model if isinstance(model, PMMLPipeline) else make_pmml_pipeline(model)
     pipeline.active_fields = np.asarray(names)
     pipeline.target_fields = np.asarray(targets)

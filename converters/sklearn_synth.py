@@ -5,7 +5,10 @@ centred where the model says its data lies: a scaler's mean and scale (or a min-
 scaler's range), else the span of a tree model's split thresholds (so samples fall on both
 sides of the splits; XGBoost's and LightGBM's trees too), else a standard normal.
 Categorical columns draw from the categories an encoder learned, so every value is one the
-model knows.
+model knows. Text draws documents from a vectorizer's vocabulary, with unknown words and
+punctuation (`sklearn_text.documents`). Columns that take missing values
+(`sklearn_missing.nan_features`) get NaN in a tenth of their cells, and all at once in the
+first row.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from converters.sklearn_common import (
     final_estimator,
     input_specs,
     iter_steps,
+    text_inputs,
 )
+from converters.sklearn_missing import nan_features
+from converters.sklearn_text import documents
 from model_repo.formats.base import Tensors
 from model_repo.signature import TensorSpec
 
@@ -34,10 +40,16 @@ def synthesize(source: SourceModel, rows: int, seed: int) -> Sample:
     specs = input_specs(model)
     rng = np.random.default_rng(seed)
     categories = categories_by_column(model)
+    texts = text_inputs(model)
     loc, scale, how = _numeric_ranges(model, specs)
+    notes = [how] if any(s.datatype != "BYTES" for s in specs) else []
     tensors: Tensors = {}
     numeric_index = 0
     for spec in specs:
+        if spec.name in texts:
+            tensors[spec.name] = documents(texts[spec.name], rng, rows)
+            notes.append(f"{spec.name}: documents of the vocabulary's terms and unknown words")
+            continue
         if spec.datatype == "BYTES":
             choices = [str(c) for c in categories.get(spec.name, ())] or ["a"]
             tensors[spec.name] = rng.choice(np.asarray(choices, dtype=object), (rows, 1))
@@ -51,7 +63,19 @@ def synthesize(source: SourceModel, rows: int, seed: int) -> Sample:
             tensors[spec.name] = rng.choice(values, (rows, 1))
             continue
         tensors[spec.name] = (mu + sigma * rng.standard_normal((rows, width))).astype(np.float32)
-    return Sample(tensors, source=f"synthesized:{rows} rows from {how}")
+    missing = {k: v for k, v in nan_features(model, specs).items() if k not in categories}
+    notes += _with_missing(tensors, missing, rng)
+    return Sample(tensors, source=f"synthesized:{rows} rows from {'; '.join(notes)}")
+
+
+def _with_missing(tensors: Tensors, features: dict[str, list[int]], rng: Any) -> list[str]:
+    """NaN in a tenth of the cells of `features`, and in all of them in row 0; a note."""
+    for name, columns in features.items():
+        values = tensors[name]
+        cells = rng.random((values.shape[0], len(columns))) < 0.1
+        cells[0] = True
+        values[:, columns] = np.where(cells, np.float32(np.nan), values[:, columns])
+    return [f"NaN in {', '.join(sorted(features))}"] if features else []
 
 
 def _numeric_ranges(
@@ -61,6 +85,8 @@ def _numeric_ranges(
     numeric = [s for s in specs if s.datatype != "BYTES"]
     width = sum(s.shape[1] for s in numeric)
     loc, scale = np.zeros(width), np.ones(width)
+    if not numeric:
+        return loc, scale, "no numbers"
     names = [s.name for s in numeric] if len(specs) > 1 or specs[0].name != ARRAY_INPUT else None
     found = False
     for _path, step in iter_steps(model):

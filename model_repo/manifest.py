@@ -23,20 +23,32 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class OutputParity:
-    """How far one output of the artifact is from the source model's."""
+    """How far one output of the artifact is from the source model's.
+
+    For a classifier's `label`: `ties` counts the rows whose highest probability several
+    classes share exactly, and `ties_broken_differently` those among them the artifact
+    labelled with another of the tied classes than the source model did (not mismatches:
+    on a tie no class is the right one). Both are written only when there are ties.
+    """
 
     max_abs_error: float
     max_rel_error: float
     mismatches: int
     elements: int
+    ties: int = 0
+    ties_broken_differently: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "max_abs_error": self.max_abs_error,
             "max_rel_error": self.max_rel_error,
             "mismatches": self.mismatches,
             "elements": self.elements,
         }
+        if self.ties:
+            data["ties"] = self.ties
+            data["ties_broken_differently"] = self.ties_broken_differently
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OutputParity:
@@ -45,6 +57,8 @@ class OutputParity:
             float(data["max_rel_error"]),
             int(data["mismatches"]),
             int(data["elements"]),
+            int(data.get("ties", 0)),
+            int(data.get("ties_broken_differently", 0)),
         )
 
 

@@ -186,3 +186,16 @@ def test_an_option_skl2onnx_does_not_implement_is_unsupported(tmp_path: Path) ->
         UnsupportedConversion,
         "skl2onnx cannot convert this model: metric='haversine' is not implemented",
     )
+
+
+def test_a_model_from_before_scikit_learn_1_0_is_told_to_refit() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from converters.sklearn_common import input_specs
+
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    model = LinearRegression().fit(x, x[:, 0])
+    del model.n_features_in_  # as scikit-learn 0.24 left it
+    model._sklearn_version = "0.24.2"  # what unpickling such a model keeps
+    with pytest.raises(UnsupportedConversion, match=r"fitted with scikit-learn 0\.24\.2.*>= 1\.0"):
+        input_specs(model)

@@ -88,3 +88,46 @@ def test_a_table_for_one_array_input_must_have_its_width(tmp_path: Path) -> None
         ),
     ):
         load_sample(path, (TensorSpec("input", "FP32", (-1, 6)),))
+
+
+def test_missing_numbers_are_nan_whatever_the_file_calls_them(tmp_path: Path) -> None:
+    path = tmp_path / "sample.parquet"
+    pd.DataFrame(
+        {
+            "nullable": pd.array([1.5, None, 2.0], dtype="Float64"),  # pandas.NA
+            "objects": pd.Series([1.5, None, 2.0], dtype=object),  # None
+            "floats": [1.5, np.nan, 2.0],
+        }
+    ).to_parquet(path)
+    specs = tuple(TensorSpec(n, "FP32", (-1, 1)) for n in ("nullable", "objects", "floats"))
+    tensors = load_sample(path, specs).tensors
+    for name in ("nullable", "objects", "floats"):
+        assert tensors[name].dtype == np.float32
+        np.testing.assert_array_equal(np.isnan(tensors[name]).ravel(), [False, True, False])
+
+
+def test_a_one_dimensional_array_feeds_a_column_input(tmp_path: Path) -> None:
+    path = tmp_path / "docs.npy"
+    np.save(path, np.asarray(["a cat", "", "DOGS!"]))
+    got = load_sample(path, (TensorSpec("input", "BYTES", (-1, 1)),)).tensors["input"]
+    assert got.shape == (3, 1) and got.dtype == object
+    assert got.ravel().tolist() == ["a cat", "", "DOGS!"]
+
+
+def test_empty_cells_of_a_text_input_are_empty_documents(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.csv"
+    path.write_text('review,stars\ngood,1\n,2\n"",3\nNA,4\nnull,\n', encoding="utf-8")
+    specs = (TensorSpec("review", "BYTES", (-1, 1)), TensorSpec("stars", "FP32", (-1, 1)))
+    tensors = load_sample(path, specs, text_inputs=frozenset({"review"})).tensors
+    assert tensors["review"].ravel().tolist() == ["good", "", "", "NA", "null"]
+    np.testing.assert_array_equal(np.isnan(tensors["stars"]).ravel(), [0, 0, 0, 0, 1])
+    with pytest.raises(SampleMismatch, match=r"column 'review' must be BYTES.*missing"):
+        load_sample(path, specs)  # a category column: an empty cell is a missing value
+
+
+def test_a_blank_line_of_a_one_column_text_csv_is_an_empty_document(tmp_path: Path) -> None:
+    path = tmp_path / "docs.csv"
+    pd.DataFrame({"text": ["first", "", "third"]}).to_csv(path, index=False)
+    specs = (TensorSpec("input", "BYTES", (-1, 1)),)
+    got = load_sample(path, specs, text_inputs=frozenset({"input"})).tensors["input"]
+    assert got.ravel().tolist() == ["first", "", "third"]
