@@ -14,19 +14,18 @@ Missing values. scikit-learn's trees (since 1.3) send NaN down the child each no
 for DecisionTree, RandomForest and ExtraTrees it leaves `nodes_missing_value_tracks_true` at
 0, so NaN fails every comparison and goes right. `route_missing_values` writes each node's
 choice, finding the scikit-learn tree of each ONNX tree by its structure (node ids, features,
-children), which skl2onnx keeps.
+children), which skl2onnx keeps, and among trees of one structure by their order.
 """
 
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from converters.errors import ConversionError
 from converters.sklearn_common import iter_steps
 
 _TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
@@ -78,9 +77,14 @@ def route_missing_values(graph: Any, model: Any) -> None:
             _route(node, directions)
 
 
-def _directions(model: Any) -> dict[tuple[Any, ...], np.ndarray]:
-    """The structure of each scikit-learn tree -> its nodes' missing_go_to_left."""
-    found: dict[tuple[Any, ...], np.ndarray] = {}
+Structure = tuple[tuple[int, int, int, int], ...]  # (node id, feature, left, right) per branch
+
+
+def _directions(model: Any) -> dict[Structure, deque[np.ndarray]]:
+    """The structure of each scikit-learn tree -> its nodes' missing_go_to_left, in the
+    order of the model's trees (several trees may share a structure: boosting stages of
+    one depth on the same features, say, each sending NaN its own way)."""
+    found: dict[Structure, deque[np.ndarray]] = defaultdict(deque)
     for estimator in all_estimators(model):
         tree = getattr(estimator, "tree_", None)
         missing = getattr(tree, "missing_go_to_left", None)
@@ -96,17 +100,13 @@ def _directions(model: Any) -> dict[tuple[Any, ...], np.ndarray]:
                 strict=True,
             )
         )
-        flags = np.asarray(missing, dtype=np.int64)
-        if key in found and not np.array_equal(found[key], flags):
-            raise ConversionError(
-                "two trees of the model have the same structure but send missing values "
-                "different ways, so their ONNX nodes cannot be told apart; please report it"
-            )
-        found[key] = flags
+        found[key].append(np.asarray(missing, dtype=np.int64))
     return found
 
 
-def _route(node: Any, directions: dict[tuple[Any, ...], np.ndarray]) -> None:
+def _route(node: Any, directions: dict[Structure, deque[np.ndarray]]) -> None:
+    """skl2onnx writes a model's trees in the model's order (forests by estimator, boosting
+    by stage), so the n-th ONNX tree of a structure is the n-th scikit-learn tree of it."""
     attrs = {a.name: a for a in node.attribute}
     ids = list(attrs["nodes_nodeids"].ints)
     features = list(attrs["nodes_featureids"].ints)
@@ -119,12 +119,15 @@ def _route(node: Any, directions: dict[tuple[Any, ...], np.ndarray]) -> None:
     ):
         if mode != b"LEAF":
             branches[tree].append(i)
-    for rows in branches.values():
+    for _tree, rows in sorted(branches.items()):
         rows.sort(key=ids.__getitem__)
-        flags = directions.get(tuple((ids[i], features[i], true[i], false[i]) for i in rows))
-        if flags is not None:  # a tree of the model's; HistGradientBoosting's are not
-            for i in rows:
-                tracks[i] = int(flags[ids[i]])
+        key = tuple((ids[i], features[i], true[i], false[i]) for i in rows)
+        queue = directions.get(key)
+        if not queue:  # not a tree of the model's (HistGradientBoosting's are right already)
+            continue
+        flags = queue.popleft()
+        for i in rows:
+            tracks[i] = int(flags[ids[i]])
     _set_ints(node, "nodes_missing_value_tracks_true", tracks)
 
 

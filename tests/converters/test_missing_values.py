@@ -166,6 +166,30 @@ def test_forest_trees_route_nan_like_sklearn_in_onnx(tmp_path: Path, data: Any) 
         assert_answers_like_sklearn(repo, manifest, model, tensors, as_source_takes_it(fresh))
 
 
+def test_trees_of_one_structure_each_route_nan_their_own_way_in_onnx(tmp_path: Path) -> None:
+    """Stumps on one feature share a structure; fitted without NaN, each sends NaN to the
+    child that saw more of its (bootstrapped) rows: the ONNX trees must follow each its own
+    scikit-learn tree, in order (the demo's GradientBoosting once failed on this)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(3)
+    x = pd.DataFrame({"a": rng.normal(size=400)})
+    labels = (x["a"] + rng.normal(scale=0.8, size=400) > 0.2).to_numpy().astype(int)
+    model = _fitted(RandomForestClassifier(25, max_depth=1, random_state=1), x, labels)
+    directions = {int(t.tree_.missing_go_to_left[0]) for t in model.estimators_}
+    assert directions == {0, 1}  # else this would not test what it says
+    fresh = pd.DataFrame({"a": [np.nan, 0.1, np.nan, -1.0]})
+    sample = tmp_path / "fresh.csv"
+    fresh.to_csv(sample, index=False)
+    repo = Repository(tmp_path / "repo")
+    manifest = convert_file(
+        repo, save(tmp_path, model, "stumps"), "stumps", "onnx", sample_path=sample
+    )
+    assert manifest.parity is not None and manifest.parity.passed
+    tensors = column_tensors(fresh, ["a"])
+    assert_answers_like_sklearn(repo, manifest, model, tensors, as_source_takes_it(fresh))
+
+
 @pytest.mark.pmml
 def test_a_pmml_forest_gives_no_answer_for_a_missing_value(tmp_path: Path, data: Any) -> None:
     """sklearn2pmml encodes scikit-learn's trees without missing-value routing: the PMML

@@ -458,7 +458,15 @@ CASES = [
         "POST",
         UPLOAD,
         415,
-        "model.txt: modelport stores .onnx and .pmml artifacts",
+        "model.docx: modelport stores .onnx and .pmml artifacts",
+        upload("model.docx", b"hello"),
+    ),
+    Case(  # a .txt may be a LightGBM model: its content decides, once converted
+        "txt-upload-without-a-target",
+        "POST",
+        UPLOAD,
+        400,
+        "its content decides): add the form field to=FORMAT",
         upload("model.txt", b"hello"),
     ),
     Case(
