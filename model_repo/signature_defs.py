@@ -74,9 +74,7 @@ class SignatureDef:
     def as_signature(self) -> Signature:
         """The V2 view of a servable signature; an unknown rank reads as shape [] (the plan
         that serves it leaves shapes to TensorFlow)."""
-        return Signature.of(
-            (_spec(t) for t in self.inputs), (_spec(t) for t in self.outputs)
-        )
+        return Signature.of((_spec(t) for t in self.inputs), (_spec(t) for t in self.outputs))
 
     def takes_examples(self) -> str | None:
         """The key of its input of serialized tf.Examples, if it takes one (as TF Serving's
