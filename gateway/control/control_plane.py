@@ -125,10 +125,13 @@ class ControlPlane:
         plan: UploadPlan,
         alias: str | None = None,
         sample: Path | None = None,
+        version: int | None = None,
     ) -> Manifest:
+        """Publish the upload (as `version` if given: refused unless above every number the
+        model ever had)."""
         checked = run_pure(check_model_name, name)
         manifest = await self._run(
-            import_upload, self.repo, checked, plan, path, self._uploads, alias, sample
+            import_upload, self.repo, checked, plan, path, self._uploads, alias, sample, version
         )
         await self.manager.sync_quietly(name)  # published: a sync problem goes to the index
         return manifest
