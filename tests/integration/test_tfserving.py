@@ -134,7 +134,12 @@ def test_metadata_in_tf_serving_shape(server: Server) -> None:
         ("iris_array", {"instances": [[1, 2, 3, 4]], "inputs": [[1]]}, 400, "exactly one of"),
         ("iris_array", {"instances": [["a", "b", "c", "d"]]}, 400, "must be numbers"),
         ("iris_array", {"instances": [[1, True, 3, 4]]}, 400, "mix true/false with numbers"),
-        ("iris_array", {"instances": [[1, 2, 3, 4]], "signature_name": "x"}, 400, "no signature 'x'"),
+        (
+            "iris_array",
+            {"instances": [[1, 2, 3, 4]], "signature_name": "x"},
+            400,
+            "no signature 'x'",
+        ),
         ("iris/versions/9", {"instances": [[1, 2, 3, 4]]}, 404, "has no version 9"),
         ("iris/labels/nope", {"instances": [[1, 2, 3, 4]]}, 400, "has no alias 'nope'"),
         ("nope", {"instances": [[1, 2, 3, 4]]}, 404, "unknown model 'nope'"),
