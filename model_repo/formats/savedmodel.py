@@ -13,35 +13,38 @@ TensorFlow checks them (an elementwise graph takes `[3]` for `[-1, 1]`, as in TF
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from model_repo.errors import ArtifactError, DependencyMissing, InvalidArgument
+from model_repo.errors import ArtifactError, InvalidArgument
+from model_repo.formats._saved_model_proto import (
+    SAVED_MODEL_PB,
+    SAVED_MODEL_PBTXT,
+    SERVE_TAG,
+    serving_tags,
+    signature_defs,
+)
+from model_repo.formats._tensorflow import import_tensorflow
 from model_repo.formats.base import Tensors
 from model_repo.signature import Signature, TensorSpec, numpy_dtype
-from model_repo.signature_defs import SignatureDef, TensorInfo
+from model_repo.signature_defs import DEFAULT_SIGNATURE, SignatureDef, TensorInfo
 
-SIGNATURE_KEY = "serving_default"
-SERVE_TAG = "serve"
-SAVED_MODEL_PB = "saved_model.pb"
-SAVED_MODEL_PBTXT = "saved_model.pbtxt"
-
-
-def import_tensorflow() -> Any:
-    """tensorflow, imported quietly, or DependencyMissing naming the extra to install."""
-    # TensorFlow's C++ logging reads this once, at import; a user's own setting wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise DependencyMissing(
-            "TensorFlow is not installed; install it with: pip install 'modelport[tensorflow]'"
-        ) from exc
-    return tf
+SIGNATURE_KEY = DEFAULT_SIGNATURE
+__all__ = [
+    "FORMAT",
+    "SAVED_MODEL_PB",
+    "SAVED_MODEL_PBTXT",
+    "SERVE_TAG",
+    "SIGNATURE_KEY",
+    "SavedModelFormat",
+    "SavedModelPredictor",
+    "import_tensorflow",
+    "serving_tags",
+    "signature_defs",
+]
 
 
 class SavedModelFormat:
@@ -155,94 +158,12 @@ class SavedModelPredictor:
         return feed
 
 
-def signature_defs(path: Path) -> dict[str, SignatureDef]:
-    """Every signature of the served meta graph, by key, as saved_model.pb declares it.
-
-    A signature with a sparse or composite tensor is left out: it cannot be fed from JSON.
-    """
-    meta_graph = _serving_meta_graph(path)
-    from tensorflow.core.framework import types_pb2
-
-    found = {}
-    for key in sorted(meta_graph.signature_def):
-        proto = meta_graph.signature_def[key]
-        tensors = [
-            [_tensor_info(name, proto_map[name], types_pb2) for name in sorted(proto_map)]
-            for proto_map in (proto.inputs, proto.outputs)
-        ]
-        if any(t is None for group in tensors for t in group):
-            if key == SIGNATURE_KEY:
-                raise ArtifactError(
-                    f"{path.name}: the {SIGNATURE_KEY} signature has a sparse or composite "
-                    "tensor; only dense tensors can be served"
-                )
-            continue
-        inputs, outputs = ([t for t in group if t is not None] for group in tensors)
-        defaults = {name: _json(value) for name, value in sorted(proto.defaults.items())}
-        found[key] = SignatureDef(key, proto.method_name, tuple(inputs), tuple(outputs), defaults)
-    return found
-
-
-def serving_tags(path: Path) -> list[str] | None:
-    """The tags of the meta graph served (None when the SavedModel names none)."""
-    tags = list(_serving_meta_graph(path).meta_info_def.tags)
-    return tags or None
-
-
-def _serving_meta_graph(path: Path) -> Any:
-    """The meta graph tagged `serve` alone, else one tagged `serve` among others, else the
-    only one there is."""
-    graphs = list(_read_saved_model(path).meta_graphs)
-    tagged = [g for g in graphs if SERVE_TAG in g.meta_info_def.tags]
-    exact = [g for g in tagged if set(g.meta_info_def.tags) == {SERVE_TAG}]
-    chosen = exact or tagged or (graphs if len(graphs) == 1 else [])
-    if not chosen:
-        tag_sets = "; ".join(",".join(g.meta_info_def.tags) or "(none)" for g in graphs)
-        raise ArtifactError(
-            f"the SavedModel {path.name} has {len(graphs)} meta graphs and none is tagged "
-            f"{SERVE_TAG!r} (tag sets: {tag_sets or 'none'}); TF Serving and modelport serve "
-            "the one tagged 'serve': export it with tags=['serve']"
-        )
-    return chosen[0]
-
-
-def _read_saved_model(path: Path) -> Any:
-    binary, text = path / SAVED_MODEL_PB, path / SAVED_MODEL_PBTXT
-    if not binary.is_file() and not text.is_file():
-        raise ArtifactError(
-            f"{path.name} is not a TensorFlow SavedModel directory: it has no {SAVED_MODEL_PB}. "
-            "Write one with model.export(path) (Keras 3) or tf.saved_model.save(module, path)"
-        )
-    import_tensorflow()
-    from google.protobuf import text_format
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    try:
-        if binary.is_file():
-            proto.ParseFromString(binary.read_bytes())
-        else:
-            text_format.Parse(text.read_text(encoding="utf-8"), proto)
-    except Exception as exc:  # protobuf's DecodeError or ParseError, OSError
-        name = binary.name if binary.is_file() else text.name
-        raise ArtifactError(f"{path.name}/{name} cannot be read: {exc}") from exc
-    return proto
-
-
 def _no_serving_signature(source: str) -> str:
     return (
         f"the SavedModel {source} has no {SIGNATURE_KEY!r} signature, which is what gets "
         "served; save it with tf.saved_model.save(module, path, signatures={'serving_default': "
         "fn}) or, for Keras, model.export(path)"
     )
-
-
-def _tensor_info(key: str, info: Any, types_pb2: Any) -> TensorInfo | None:
-    if info.WhichOneof("encoding") != "name":
-        return None
-    shape = info.tensor_shape
-    dims = None if shape.unknown_rank else tuple(max(int(d.size), -1) for d in shape.dim)
-    return TensorInfo(key, info.name, types_pb2.DataType.Name(info.dtype), dims)
 
 
 def _tensor_spec(tensor: TensorInfo, path: Path) -> TensorSpec:
@@ -257,12 +178,6 @@ def _tensor_spec(tensor: TensorInfo, path: Path) -> TensorSpec:
             f"{path.name}: tensor {tensor.key!r} has a dtype V2 cannot carry ({tensor.dtype})"
         )
     return TensorSpec(tensor.key, tensor.datatype, tensor.shape)
-
-
-def _json(proto: Any) -> Any:
-    from google.protobuf import json_format
-
-    return json_format.MessageToDict(proto, preserving_proto_field_name=True)
 
 
 def _as_numpy(tensor: Any, spec: TensorSpec) -> np.ndarray:
