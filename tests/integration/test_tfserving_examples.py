@@ -5,6 +5,7 @@ real server (the TF Serving replay's, tests/integration/peer_repo.py)."""
 from __future__ import annotations
 
 import base64
+import importlib.util
 from typing import Any
 
 import httpx
@@ -15,7 +16,13 @@ from tests.integration.models import IRIS_COLUMNS, Sources, iris_rows
 from tests.integration.peer_repo import REGRESSOR_COLUMNS, PeerModels
 from tests.integration.servers import Server
 
-pytestmark = [pytest.mark.xdist_group("gateway-tfserving-peer"), pytest.mark.tensorflow]
+pytestmark = [
+    pytest.mark.xdist_group("gateway-tfserving-peer"),
+    pytest.mark.tensorflow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("tensorflow") is None, reason="needs the tensorflow extra"
+    ),
+]
 
 
 def _post(peer: Server, path: str, body: Any) -> httpx.Response:

@@ -12,6 +12,7 @@ expectation is quoted from where TF Serving states it:
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import httpx
@@ -20,7 +21,13 @@ import pytest
 from tests.integration.peer_repo import HALF_PLUS_THREE, HALF_PLUS_TWO
 from tests.integration.servers import Server
 
-pytestmark = [pytest.mark.xdist_group("gateway-tfserving-peer"), pytest.mark.tensorflow]
+pytestmark = [
+    pytest.mark.xdist_group("gateway-tfserving-peer"),
+    pytest.mark.tensorflow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("tensorflow") is None, reason="needs the tensorflow extra"
+    ),
+]
 
 
 def _post(peer: Server, path: str, body: Any) -> httpx.Response:
