@@ -57,8 +57,10 @@ def convert_file(
     force: bool = False,
     allow_pickle: bool = True,
     progress: Progress = _quiet,
+    version: int | None = None,
 ) -> Manifest:
-    """Convert the model at `model_path` to `target` and publish it; the new manifest."""
+    """Convert the model at `model_path` to `target` and publish it (as `version` if given,
+    else as the next number); the new manifest."""
     # Everything the caller typed is checked before any model is loaded: a bad alias found
     # only after publishing would leave a version the user was told was not made.
     check_model_name(name)
@@ -71,7 +73,7 @@ def convert_file(
     converter.check_environment()
     specs = _input_specs(converter, source, sample_path)
     sample = _sample(converter, source, specs, sample_path)
-    with repo.stage(name) as staging:
+    with repo.stage(name, version) as staging:
         progress(f"converting {source.framework} -> {target}")
         export = converter.export(source, sample, staging.path)
         progress(f"checking parity on {sample.rows} rows ({sample.source})")

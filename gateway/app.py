@@ -25,7 +25,7 @@ from gateway.errors import GatewayError, NotFound, translate
 from gateway.logs import configure_logging
 from gateway.metrics import GatewayMetrics
 from gateway.rest.auth import Auth
-from gateway.rest.fastlane import TF_PREDICT, V2_INFER, FastLane, Lanes
+from gateway.rest.fastlane import TF_INFER, V2_INFER, FastLane, Lanes
 from gateway.rest.limits import BodyLimit
 from gateway.rest.replies import error_response
 from gateway.rest.repository import RepositoryEndpoints
@@ -78,7 +78,7 @@ def create_app(config: ServerConfig) -> FastLane:
     api.state.plane = plane
     api.state.control = control
     limits = BodyLimit(config.max_body_bytes, config.max_upload_bytes, is_upload)
-    lanes: Lanes = [(V2_INFER, v2.lane), (TF_PREDICT, tfserving.lane)]
+    lanes: Lanes = [(V2_INFER, v2.lane), (TF_INFER, tfserving.lane)]
     return FastLane(api, lanes, limits)
 
 

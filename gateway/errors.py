@@ -10,6 +10,7 @@ is not a client's error but the server's own at start (the CLI's exit code 17).
     ├── Unauthorized                 401   missing or wrong bearer token
     ├── Forbidden                    403   refused by the operator's settings (pickle uploads)
     ├── NotFound                     404   unknown model, version, alias or route
+    │   └── UnknownAlias             404   an alias the model does not have (TF Serving: 400)
     ├── Conflict                     409   contradicts stored state (delete an aliased version)
     ├── PayloadTooLarge              413   body, upload or unpacked archive over its limit
     ├── UnsupportedMediaType         415   an upload modelport cannot store or convert
@@ -58,6 +59,11 @@ class Forbidden(GatewayError):
 
 class NotFound(GatewayError):
     status = 404
+
+
+class UnknownAlias(NotFound):
+    """A model's alias (TF Serving's label) that does not exist: 404 in V2, while TF
+    Serving answers an unknown label with 400."""
 
 
 class Conflict(GatewayError):

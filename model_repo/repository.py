@@ -43,7 +43,9 @@ from model_repo.staging import (
     GRACE_S,
     STAGING_DIR,
     Staging,
+    check_version_free,
     clean_abandoned_boxes,
+    last_given,
     staging_box,
 )
 
@@ -165,11 +167,22 @@ class Repository:
     # ---- writing -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[Staging]:
-        """A private directory to build a version in; removed on exit whatever happens."""
+    def stage(self, name: str, version: int | None = None) -> Iterator[Staging]:
+        """A private directory to build a version in; removed on exit whatever happens.
+
+        `version`: the number to publish it as, refused at once (and again, under the
+        model's lock, at publishing) unless it is above every number the model ever had.
+        """
         check_model_name(name)
+        if version is not None:
+            self.check_version_free(name, version)
         with staging_box(self._layout.writable_dir(self.root / STAGING_DIR)) as content:
-            yield Staging(self._layout, name, content)
+            yield Staging(self._layout, name, content, version)
+
+    def check_version_free(self, name: str, version: int) -> None:
+        """Conflict unless `version` may still be published (it is above every number the
+        model ever had); a check before long work, made again when publishing."""
+        check_version_free(name, version, last_given(self._layout, self._layout.model_dir(name)))
 
     def set_alias(self, name: str, alias: str, target: AliasTarget) -> None:
         check_alias_name(alias)

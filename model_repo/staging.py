@@ -32,13 +32,14 @@ from model_repo._fs import (
 from model_repo._layout import LOCK_FILE as LOCK_FILE  # a box is locked like a model dir
 from model_repo._layout import ModelLayout
 from model_repo._names import is_version_number
-from model_repo.errors import InvalidArgument, RepositoryError
+from model_repo.errors import Conflict, InvalidArgument, RepositoryError
 from model_repo.manifest import MANIFEST_FILE, Manifest
 
 STAGING_DIR = ".staging"
 LAST_VERSION_FILE = ".last_version"
 CONTENT_DIR = "content"
 NEW_PREFIX = ".new-"
+MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64
 GRACE_S = 10 * 60  # far beyond the mkdir-to-flock gap of a live publisher, or a probe's life
 _BOX_NAME = re.compile(r"[0-9]+-[0-9a-f]{32}")  # `<pid>-<uuid>`, given only once locked
 
@@ -80,12 +81,19 @@ def clean_abandoned_boxes(staging_root: Path) -> None:
 
 
 class Staging:
-    """A version under construction: write the artifact into `path`, then `publish`."""
+    """A version under construction: write the artifact into `path`, then `publish`.
 
-    def __init__(self, layout: ModelLayout, name: str, path: Path) -> None:
+    `version`, when given, is the number it must be published as (a TF Serving or Triton
+    version kept on import, an upload naming its version); otherwise it gets the next one.
+    """
+
+    def __init__(
+        self, layout: ModelLayout, name: str, path: Path, version: int | None = None
+    ) -> None:
         self.layout = layout
         self.name = name
         self.path = path
+        self.version = version
         self.published: Manifest | None = None
 
     def file_hashes(self) -> dict[str, str]:
@@ -102,7 +110,9 @@ class Staging:
         files = self.file_hashes()
         fsync_tree(self.path)
         with self.layout.model_lock(self.name, create=True) as model_dir:
-            version = _next_version(self.layout, model_dir)
+            last = last_given(self.layout, model_dir)
+            version = last + 1 if self.version is None else self.version
+            check_version_free(self.name, version, last)
             manifest = draft.published(version, files)
             manifest_path = self.path / MANIFEST_FILE
             manifest_path.write_text(manifest.to_json(), encoding="utf-8")
@@ -115,10 +125,29 @@ class Staging:
         return manifest
 
 
-def _next_version(layout: ModelLayout, model_dir: Path) -> int:
-    """One past the highest number ever given, so a deleted version's number is not reused."""
+def last_given(layout: ModelLayout, model_dir: Path) -> int:
+    """The highest number ever given (0 for none): the next version is above it, so a
+    deleted version's number is never reused."""
     counter = model_dir / LAST_VERSION_FILE
     last = counter.read_bytes().decode(errors="replace").strip() if counter.is_file() else "0"
     if not is_version_number(last):
         raise RepositoryError(f"{counter} is corrupt: {last[:40]!r} is not a version number")
-    return max([int(last), *layout.versions(model_dir.name)]) + 1
+    return max([int(last), *layout.versions(model_dir.name)])
+
+
+def check_version_number(version: int) -> int:
+    if not 1 <= version <= MAX_VERSION:
+        raise InvalidArgument(f"version {version} is not a version number: 1 to {MAX_VERSION}")
+    return version
+
+
+def check_version_free(name: str, version: int, last: int) -> None:
+    """Refuse a number already given: versions are immutable and never reused, so a
+    requested number must be above every number the model ever had."""
+    check_version_number(version)
+    if version <= last:
+        raise Conflict(
+            f"{name} cannot be published as version {version}: versions are never reused "
+            f"and {name} has had versions up to {last}; give a number above {last}, or none "
+            f"to get {last + 1}"
+        )

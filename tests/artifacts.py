@@ -56,9 +56,11 @@ def publish_tiny(
     name: str,
     offset: float = 1.0,
     write: Callable[[Path, float], Signature] = write_tiny_onnx,
+    version: int | None = None,
 ) -> Manifest:
-    """Publish an ONNX version the way converters do: stage, `write` the graph, publish."""
-    with repo.stage(name) as staging:
+    """Publish an ONNX version the way converters do: stage, `write` the graph, publish
+    (as `version` if given, else as the next number)."""
+    with repo.stage(name, version) as staging:
         signature = write(staging.path / "model.onnx", offset)
         draft = Manifest(
             name=name,

@@ -147,6 +147,42 @@ def models_verify(
     out.print(f"{name} version {resolved}: {len(manifest.files)} file(s) match their sha256")
 
 
+@models_app.command("import")
+@reports_errors
+def models_import(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="An artifact (.onnx, .pmml, a SavedModel dir), a dir of numbered versions "
+            "(a TF Serving model_base_path, a Triton model) or a Triton model repository"
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="Model name (default: the dir or file name)")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="onnx, pmml or savedmodel (default: read from the files)"),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Publish one artifact as this number")
+    ] = None,
+    repo: RepoOption = None,
+) -> None:
+    """Publish ready-made artifacts; numbered version dirs keep their numbers."""
+    from gateway.control.model_dirs import import_path
+
+    repository = open_repo(repo, must_exist=False)  # publishing creates it
+    with err.status("importing", spinner="dots"):
+        published = import_path(repository, path, name, fmt, version)
+    for model, manifests in published.items():
+        for manifest in manifests:
+            where = repository.version_dir(model, manifest.version)
+            out.print(
+                f"published {model} version {manifest.version} ({manifest.format}) at {where}"
+            )
+
+
 @models_app.command("alias")
 @reports_errors
 def models_alias(

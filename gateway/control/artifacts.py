@@ -21,7 +21,7 @@ from model_repo import check_model_name
 from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.formats import ArtifactFormat, get_format
 from model_repo.manifest import Manifest, Provenance
-from model_repo.repository import Repository, source_digest
+from model_repo.repository import Repository, Staging, source_digest
 from model_repo.signature import Signature
 
 
@@ -33,46 +33,54 @@ def import_artifact(
     *,
     alias: str | None = None,
     source_name: str | None = None,
+    version: int | None = None,
 ) -> Manifest:
-    """Validate the artifact at `path` in staging, publish it, return its manifest."""
+    """Validate the artifact at `path` in staging, publish it (as `version` if given, else
+    as the next number), return its manifest."""
     # Checked before anything is copied: a bad alias found only after publishing would
     # leave a version behind an error that says the import failed.
     check_model_name(name)
     if alias:
         check_alias_name(alias)
     fmt = get_format(format_name)
-    with repo.stage(name) as staging:
-        target = staging.path / fmt.artifact_name
-        if path.is_dir():
-            copy_tree(path, target)
-        else:
-            shutil.copyfile(path, target)
-        signature = fmt.describe(target)
-        rewrite = _open_or_rewrite(fmt, target, signature, source_name or path.name)
-        labels = fmt.labels(target)
-        draft = Manifest(
-            name=name,
-            format=fmt.name,
-            artifact=fmt.artifact_name,
-            signature=signature,
-            provenance=Provenance(
-                framework=fmt.name,
-                source_file=source_name or path.name,
-                source_sha256=source_digest(path),
-                converter=None if rewrite is None else rewrite.converter,
-                libraries={
-                    **({} if rewrite is None else rewrite.libraries),
-                    "modelport": modelport_version(),
-                },
-            ),
-            parity=None if rewrite is None else rewrite.parity,
-            notes={} if rewrite is None else dict(rewrite.notes),
-            labels=labels,
-        )
-        manifest = staging.publish(draft)
+    with repo.stage(name, version) as staging:
+        manifest = staging.publish(stage_artifact(staging, path, fmt, source_name))
     if alias:
         repo.set_alias(name, alias, AliasTarget(version=manifest.version))
     return manifest
+
+
+def stage_artifact(
+    staging: Staging, path: Path, fmt: ArtifactFormat, source_name: str | None = None
+) -> Manifest:
+    """Copy the artifact at `path` into `staging`, describe and open it (an ONNX model its
+    runtime refuses is first rewritten and checked, `_open_or_rewrite`): its draft manifest."""
+    target = staging.path / fmt.artifact_name
+    if path.is_dir():
+        copy_tree(path, target)
+    else:
+        shutil.copyfile(path, target)
+    signature = fmt.describe(target)
+    rewrite = _open_or_rewrite(fmt, target, signature, source_name or path.name)
+    return Manifest(
+        name=staging.name,
+        format=fmt.name,
+        artifact=fmt.artifact_name,
+        signature=signature,
+        provenance=Provenance(
+            framework=fmt.name,
+            source_file=source_name or path.name,
+            source_sha256=source_digest(path),
+            converter=None if rewrite is None else rewrite.converter,
+            libraries={
+                **({} if rewrite is None else rewrite.libraries),
+                "modelport": modelport_version(),
+            },
+        ),
+        parity=None if rewrite is None else rewrite.parity,
+        notes={} if rewrite is None else dict(rewrite.notes),
+        labels=fmt.labels(target),
+    )
 
 
 def _open_or_rewrite(

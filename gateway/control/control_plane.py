@@ -20,7 +20,7 @@ from gateway.control.release_switch import ReleaseSwitch
 from gateway.control.reloader import Reloader
 from gateway.control.statuses import VersionState, VersionStatus
 from gateway.control.uploads import UploadPlan, UploadPolicy, import_upload, plan_upload
-from gateway.errors import InvalidInput, NotFound, Unavailable
+from gateway.errors import InvalidInput, NotFound, Unavailable, UnknownAlias
 from gateway.serving.dataplane import DataPlane
 from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.manifest import Manifest
@@ -82,7 +82,7 @@ class ControlPlane:
             return statuses
         target = routing.aliases.get(ref)
         # A split label has several versions; its status lists every arm, in version order.
-        versions = target.versions if target is not None else (_version_number(ref),)
+        versions = target.versions if target is not None else (_version_number(name, ref),)
         chosen = [s for s in statuses if s.version in versions]
         if not chosen:
             raise routing.missing(versions[0])
@@ -125,10 +125,13 @@ class ControlPlane:
         plan: UploadPlan,
         alias: str | None = None,
         sample: Path | None = None,
+        version: int | None = None,
     ) -> Manifest:
+        """Publish the upload (as `version` if given: refused unless above every number the
+        model ever had)."""
         checked = run_pure(check_model_name, name)
         manifest = await self._run(
-            import_upload, self.repo, checked, plan, path, self._uploads, alias, sample
+            import_upload, self.repo, checked, plan, path, self._uploads, alias, sample, version
         )
         await self.manager.sync_quietly(name)  # published: a sync problem goes to the index
         return manifest
@@ -210,7 +213,7 @@ class ControlPlane:
         return await self.manager.run(func, *args)
 
 
-def _version_number(ref: str) -> int:
+def _version_number(name: str, ref: str) -> int:
     if ref.isascii() and ref.isdigit():
         return int(ref)
-    raise NotFound(f"no version or label {ref!r}")
+    raise UnknownAlias(f"model {name!r} has no label {ref!r}")

@@ -23,9 +23,11 @@ import numpy as np
 from gateway.metrics import GatewayMetrics
 from gateway.serving.batching import batchable
 from gateway.serving.live_runtimes import LiveRuntimes, ServingRuntime
-from gateway.serving.runtime import INLINE_MAX_ELEMENTS, PredictorRuntime
+from gateway.serving.runtime import INLINE_MAX_ELEMENTS, PredictorRuntime, Runtime
+from gateway.serving.signatures import SignatureCall, Signatures, named_signatures
 from gateway.serving.versions import ServedVersion
-from model_repo.formats import get_format
+from model_repo.formats import SignaturePredictor, get_format
+from model_repo.manifest import Manifest
 from model_repo.model_config import ModelConfig
 from model_repo.repository import Repository
 from model_repo.signature import Signature, numpy_dtype
@@ -53,13 +55,17 @@ def version_loader(
         manifest, predictor = repo.open(name, version, config.runtime.options())
         try:
             fmt = get_format(manifest.format)
-            base = PredictorRuntime(
-                predictor, inference_executor, inline_max_elements.get(manifest.format, 0)
-            )
+            inline = inline_max_elements.get(manifest.format, 0)
+            base = PredictorRuntime(predictor, inference_executor, inline)
             runtime = ServingRuntime(base, name, version, batchable(manifest.signature))
             runtime.configure(config.batching)
             stats = metrics.version_stats(name, version)
-            served = ServedVersion(manifest, runtime, fmt.platform, stats, fmt.missing_strings)
+            signatures = _signatures(
+                manifest, predictor, runtime, fmt.missing_strings, (inference_executor, inline)
+            )
+            served = ServedVersion(
+                manifest, runtime, fmt.platform, stats, fmt.missing_strings, signatures
+            )
         except BaseException:
             predictor.close()  # opened but never served: nobody else would close it
             raise
@@ -67,6 +73,24 @@ def version_loader(
         return served
 
     return load
+
+
+def _signatures(
+    manifest: Manifest,
+    predictor: object,
+    runtime: Runtime,
+    missing_strings: bool,
+    pool: tuple[Executor, int],
+) -> Signatures | None:
+    """A SavedModel's named signatures (None for a format without: the manifest's); those
+    besides serving_default run in the inference `pool` (executor, inline size)."""
+    if not isinstance(predictor, SignaturePredictor) or not predictor.signature_defs:
+        return None
+
+    def runtime_for(named: SignaturePredictor, key: str) -> Runtime:
+        return PredictorRuntime(SignatureCall(named, key), *pool)
+
+    return named_signatures(predictor, manifest, runtime, runtime_for, missing_strings)
 
 
 class ServingRepository(Repository):

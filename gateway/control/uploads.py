@@ -112,18 +112,22 @@ def import_upload(
     policy: UploadPolicy,
     alias: str | None = None,
     sample: Path | None = None,
+    version: int | None = None,
 ) -> Manifest:
-    """Publish the uploaded file at `path` as planned; blocking, run it in a thread."""
+    """Publish the uploaded file at `path` as planned (as `version` if given); blocking,
+    run it in a thread."""
     if sample is not None and not plan.convert:
         raise InvalidInput(
             "a sample is for a conversion's parity check; this upload converts nothing"
         )
+    if version is not None:
+        repo.check_version_free(name, version)  # before unpacking or converting anything
     if plan.kind == "artifact":
         return import_artifact(
-            repo, path, name, plan.format, alias=alias, source_name=plan.filename
+            repo, path, name, plan.format, alias=alias, source_name=plan.filename, version=version
         )
     if plan.kind == "source":
-        return _convert(repo, path, name, plan, policy, alias, sample)
+        return _convert(repo, path, name, plan, policy, alias, sample, version)
     with tempfile.TemporaryDirectory(prefix="modelport-unpack-") as tmp:
         unpacked = Path(tmp) / "unpacked"
         extract(path, unpacked, policy.archive)
@@ -137,11 +141,11 @@ def import_upload(
                     "SavedModel or an MLflow model"
                 )
             _check_mlflow(mlflow_root, plan, policy)
-            return _convert(repo, mlflow_root, name, plan, policy, alias, sample)
+            return _convert(repo, mlflow_root, name, plan, policy, alias, sample, version)
         if plan.convert:
-            return _convert(repo, root, name, plan, policy, alias, sample)
+            return _convert(repo, root, name, plan, policy, alias, sample, version)
         return import_artifact(
-            repo, root, name, "savedmodel", alias=alias, source_name=plan.filename
+            repo, root, name, "savedmodel", alias=alias, source_name=plan.filename, version=version
         )
 
 
@@ -165,6 +169,7 @@ def _convert(
     policy: UploadPolicy,
     alias: str | None,
     sample: Path | None,
+    version: int | None,
 ) -> Manifest:
     from converters.pipeline import convert_file
 
@@ -176,6 +181,7 @@ def _convert(
         sample_path=sample,
         alias=alias,
         allow_pickle=policy.allow_pickle,
+        version=version,
     )
 
 

@@ -2,8 +2,11 @@
 
 Row format: each instance is one row; a multi-input model gets objects naming its inputs, a
 single-input model may get the bare row. Columnar format: `inputs` is the tensor of the only
-input, or an object of named tensors. `{"b64": "..."}` carries bytes. The response mirrors
-the request: `{"predictions": [...]}` per row, or `{"outputs": ...}`.
+input, or an object of named tensors. `{"b64": "..."}` carries bytes. `signature_name`
+chooses a signature of the version (`serving_default` if absent). The response mirrors the
+request: `{"predictions": [...]}` per row, or `{"outputs": ...}`, each output as the model
+computed it (a `[3]` output is three numbers, not three lists); a string output whose name
+ends in `_bytes` is written as `{"b64": ...}`, as TF Serving does.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from gateway.errors import InvalidInput
 from gateway.rest.common import parse_object
 from gateway.serving.inference import InferenceRequest, InferenceResult
 from gateway.serving.tensors import RequestTensor, holds_bool, may_hold_bools
+from model_repo.signature_defs import DEFAULT_SIGNATURE
 
-DEFAULT_SIGNATURE = "serving_default"
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+BYTES_SUFFIX = "_bytes"  # TF Serving's mark of a string output holding binary data
 
 
 @dataclass(slots=True)
@@ -39,31 +43,52 @@ def decode_http(body: bytes, headers: Mapping[bytes, bytes]) -> PredictRequest:
 
 def decode_predict(body: bytes) -> PredictRequest:
     doc = parse_object(body)
-    signature = doc.get("signature_name")
-    if signature not in (None, "", DEFAULT_SIGNATURE):
-        raise InvalidInput(
-            f"unknown signature_name {signature!r}; the only signature is {DEFAULT_SIGNATURE!r}"
-        )
+    signature = signature_name(doc)
     if ("instances" in doc) == ("inputs" in doc):
         raise InvalidInput(
             "the body needs exactly one of 'instances' (row format) or 'inputs' (columnar format)"
         )
     bools = may_hold_bools(body)
     if "instances" in doc:
-        return PredictRequest(InferenceRequest(_rows(doc["instances"], bools)), row_format=True)
-    return PredictRequest(InferenceRequest(_columns(doc["inputs"], bools)), row_format=False)
+        tensors, row_format = _rows(doc["instances"], bools), True
+    else:
+        tensors, row_format = _columns(doc["inputs"], bools), False
+    return PredictRequest(InferenceRequest(tensors, signature=signature), row_format)
+
+
+def signature_name(doc: dict[str, Any]) -> str:
+    """The signature a body names; `serving_default` when it names none."""
+    name = doc.get("signature_name")
+    if name is None or name == "":
+        return DEFAULT_SIGNATURE
+    if not isinstance(name, str):
+        raise InvalidInput(f"'signature_name' must be a string, got {name!r}")
+    return name
 
 
 def encode_predict(result: InferenceResult, row_format: bool) -> bytes:
-    values = {name: _jsonable(array) for name, array in result.outputs.items()}
+    values = {name: _jsonable(name, array) for name, array in result.outputs.items()}
     if not row_format:
         body: Any = next(iter(values.values())) if len(values) == 1 else values
         return orjson.dumps({"outputs": body}, option=_DUMPS_OPTIONS)
     if len(values) == 1:
         return orjson.dumps({"predictions": next(iter(values.values()))}, option=_DUMPS_OPTIONS)
-    rows = min(len(v) for v in values.values())
+    rows = _common_rows(result.outputs)
     predictions = [{name: value[i] for name, value in values.items()} for i in range(rows)]
     return orjson.dumps({"predictions": predictions}, option=_DUMPS_OPTIONS)
+
+
+def _common_rows(outputs: dict[str, np.ndarray]) -> int:
+    """The batch size of a row-format answer: every output must share its 0-th dimension
+    (TF Serving refuses the row format otherwise)."""
+    sizes = {name: (array.shape[0] if array.ndim else None) for name, array in outputs.items()}
+    if None in sizes.values() or len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{n}: {'scalar' if s is None else s}" for n, s in sizes.items())
+        raise InvalidInput(
+            f"the outputs do not share their first dimension ({listed}), so they cannot be "
+            "written as rows; send the request in columnar format ('inputs')"
+        )
+    return next(iter(sizes.values())) or 0
 
 
 def _rows(instances: Any, bools: bool) -> list[RequestTensor]:
@@ -147,13 +172,23 @@ def _decode_b64(name: str, value: Any) -> Any:
         raise InvalidInput(f"input {name!r}: invalid base64: {exc}") from None
 
 
-def _jsonable(array: np.ndarray) -> Any:
-    """What orjson writes: numeric arrays as they are, strings as nested lists of str."""
+def _jsonable(name: str, array: np.ndarray) -> Any:
+    """What orjson writes: numeric arrays as they are, strings as nested lists of str (of
+    {"b64": ...} for an output named `*_bytes`)."""
     if array.dtype == object or array.dtype.kind in "SU":
-        texts = [
-            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in array.flat
-        ]
-        return np.asarray(texts, dtype=object).reshape(array.shape).tolist()
+        if name.endswith(BYTES_SUFFIX):
+            cells: list[Any] = [{"b64": base64.b64encode(_raw(v)).decode()} for v in array.flat]
+        else:
+            cells = [
+                v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in array.flat
+            ]
+        flat = np.empty(len(cells), dtype=object)
+        flat[:] = cells
+        return flat.reshape(array.shape).tolist()
     # onnxruntime returns INT64 as numpy.longlong, whose scalars orjson does not know; the
     # canonical dtype of the same layout has scalars it does (row format indexes rows).
     return np.ascontiguousarray(array, dtype=np.dtype(array.dtype.str))
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()

@@ -2,11 +2,12 @@
 
 FastAPI's per-request routing, dependency solving and middleware stack cost several times
 what decoding a V2 request and running a small ONNX model cost, and so do Starlette's
-Request and Response objects. The two inference endpoints (V2 `infer`, TF Serving
-`:predict`) are matched here with one regex each; their handlers get the raw scope,
-receive channel, headers and path parameters and return a `Reply` (status, headers, body)
-that is sent as two ASGI messages. The FastAPI app still declares both endpoints, so /docs
-and every other endpoint are unchanged. Every request passes the body limit here, once.
+Request and Response objects. The inference endpoints (V2 `infer`; TF Serving `:predict`,
+`:classify`, `:regress`) are matched here with one regex per API; their handlers get the
+raw scope, receive channel, headers and path parameters and return a `Reply` (status,
+headers, body) that is sent as two ASGI messages. The FastAPI app still declares these
+endpoints, so /docs and every other endpoint are unchanged. Every request passes the body
+limit here, once.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ RawHandler = Callable[[Scope, Receive, Mapping[bytes, bytes], Params], Awaitable
 Lanes = list[tuple[re.Pattern[str], RawHandler]]
 
 V2_INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer$")
-TF_PREDICT = re.compile(
+TF_INFER = re.compile(
     r"^/v1/models/(?P<model>[^/:]+)"
-    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?:predict$"
+    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r":(?P<verb>predict|classify|regress)$"
 )
 
 

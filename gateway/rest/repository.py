@@ -67,12 +67,13 @@ class RepositoryEndpoints:
             original = file.filename or ""
             alias = upload_form.text_field(form, "alias")
             to = upload_form.text_field(form, "to")
+            version = upload_form.version_field(form)
             plan = self.control.plan_upload(name, original, to, alias)
             with tempfile.TemporaryDirectory(prefix="modelport-upload-") as tmp:
                 path = Path(tmp) / safe_filename(original)
                 await upload_form.save_file(file, path)
                 sample = await upload_form.save_sample(form, Path(tmp))
-                manifest = await self.control.upload(name, path, plan, alias, sample)
+                manifest = await self.control.upload(name, path, plan, alias, sample, version)
         return json_response(manifest.to_dict(), status=201)
 
     async def set_alias(self, request: Request) -> Response:

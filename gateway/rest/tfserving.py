@@ -1,13 +1,16 @@
-"""TensorFlow Serving REST API (v1): model status, metadata and predict.
+"""TensorFlow Serving REST API (v1): model status, metadata, predict, classify and regress.
 
 `/versions/{v}` takes a number and `/labels/{l}` an alias, as in TF Serving. The response
-bodies are TF Serving's; the version that served a predict is in the
-`X-Modelport-Model-Version` header, since TF Serving's body has no place for it.
+bodies are TF Serving's; the version that served an inference is in the
+`X-Modelport-Model-Version` header, since TF Serving's body has no place for it. Errors are
+TF Serving's too: an unknown label is a 400 (an unknown model or version a 404), and any
+other `/v1/...` path a 400 `Malformed request`, never a redirect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,49 +19,34 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope
 
 from gateway.control.control_plane import ControlPlane
-from gateway.control.statuses import VersionState, VersionStatus
-from gateway.errors import InvalidInput, NotFound
+from gateway.errors import InvalidInput, UnknownAlias
+from gateway.rest import codec_tfexamples, codec_tfserving
 from gateway.rest.auth import Auth
-from gateway.rest.codec_tfserving import DEFAULT_SIGNATURE, decode_http, encode_predict
 from gateway.rest.common import json_body, json_response, path_params, raw_headers
 from gateway.rest.limits import read_request_body
 from gateway.rest.replies import JSON_TYPE, Reply, as_response
 from gateway.rest.routing_headers import release_headers, route_hints
-from gateway.serving.dataplane import DataPlane, ModelInfo
-from model_repo.signature import TensorSpec
+from gateway.rest.tfserving_metadata import render_metadata, render_status
+from gateway.serving.dataplane import DataPlane
+from gateway.serving.inference import InferenceResult
+from model_repo.staging import MAX_VERSION
 
 BASES = (
     ("/v1/models/{model}", ("model",)),
     ("/v1/models/{model}/versions/{version}", ("model", "version")),
     ("/v1/models/{model}/labels/{label}", ("model", "label")),
 )
-_TF_STATE = {
-    VersionState.LOADING: "LOADING",
-    VersionState.READY: "AVAILABLE",
-    VersionState.UNLOADING: "UNLOADING",
-    VersionState.FAILED: "END",
-    VersionState.UNAVAILABLE: "END",
+VERBS = {
+    "predict": ("Predict (instances or inputs)", '{"instances": [...]} or {"inputs": ...}'),
+    "classify": ("Classify tf.Examples", '{"signature_name": "...", "examples": [{...}]}'),
+    "regress": ("Regress tf.Examples", '{"signature_name": "...", "examples": [{...}]}'),
 }
-_TF_DTYPE = {
-    "BOOL": "DT_BOOL",
-    "UINT8": "DT_UINT8",
-    "UINT16": "DT_UINT16",
-    "UINT32": "DT_UINT32",
-    "UINT64": "DT_UINT64",
-    "INT8": "DT_INT8",
-    "INT16": "DT_INT16",
-    "INT32": "DT_INT32",
-    "INT64": "DT_INT64",
-    "FP16": "DT_HALF",
-    "FP32": "DT_FLOAT",
-    "FP64": "DT_DOUBLE",
-    "BYTES": "DT_STRING",
-}
+_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
 
 class TFServingEndpoints:
-    """The TF Serving handlers; `lane` (predict as a raw exchange) is what the fast lane
-    calls."""
+    """The TF Serving handlers; `lane` (an inference as a raw exchange) is what the fast
+    lane calls."""
 
     def __init__(
         self, plane: DataPlane, control: ControlPlane, auth: Auth, body_limit: int
@@ -71,13 +59,16 @@ class TFServingEndpoints:
     async def status(self, request: Request) -> Response:
         self.auth.reader(request)
         name, ref = _target(request.path_params)
-        statuses = self.control.version_statuses(name, ref)
-        return json_response({"model_version_status": [_render_status(s) for s in statuses]})
+        with _labels_as_bad_requests():
+            statuses = self.control.version_statuses(name, ref)
+        return json_response({"model_version_status": [render_status(s) for s in statuses]})
 
     async def metadata(self, request: Request) -> Response:
         self.auth.reader(request)
         name, ref = _target(request.path_params)
-        return json_response(_render_metadata(self.plane.model_info(name, ref)))
+        with _labels_as_bad_requests():
+            info = self.plane.model_info(name, ref)
+        return json_response(render_metadata(info))
 
     async def lane(
         self,
@@ -88,11 +79,13 @@ class TFServingEndpoints:
     ) -> Reply:
         self.auth.reader_header(headers.get(b"authorization"))
         name, ref = _target(params)
+        decode, encode = _CODECS[params.get("verb") or "predict"]
         body = await read_request_body(receive, headers, self.body_limit)
-        parsed, result, revision = await self.plane.infer_request(
-            name, ref, route_hints(headers), decode_http, body, headers
-        )
-        content = encode_predict(result, parsed.row_format)
+        with _labels_as_bad_requests():
+            parsed, result, revision = await self.plane.infer_request(
+                name, ref, route_hints(headers), decode, body, headers
+            )
+        content = encode(parsed, result)
         reply = [
             JSON_TYPE,
             (b"content-length", b"%d" % len(content)),
@@ -101,17 +94,22 @@ class TFServingEndpoints:
         ]
         return 200, reply, content
 
-    async def predict(self, request: Request) -> Response:
-        """The fast lane serves this path (`self.lane`); FastAPI's route is there for /docs."""
+    async def infer(self, request: Request) -> Response:
+        """The fast lane serves these paths (`self.lane`); FastAPI's routes are for /docs."""
         params = {k: v for k, v in request.path_params.items() if v}
+        params["verb"] = request.url.path.rpartition(":")[2]
         return as_response(
             await self.lane(request.scope, request.receive, raw_headers(request), params)
         )
 
-    async def unsupported(self, request: Request) -> Response:
-        raise NotFound(
-            f"no such TF Serving endpoint: POST {request.url.path}; modelport serves :predict "
-            "(not :classify or :regress)"
+    async def malformed(self, request: Request) -> Response:
+        path = request.url.path
+        if path.rstrip("/") == "/v1/models":
+            raise InvalidInput(f"Missing model name in request: {request.method} {path}")
+        raise InvalidInput(
+            f"Malformed request: {request.method} {path}; TF Serving's API is GET "
+            "/v1/models/{m}[/versions/{v}|/labels/{l}][/metadata] and POST "
+            "/v1/models/{m}[/versions/{v}|/labels/{l}]:predict|:classify|:regress"
         )
 
     def router(self) -> APIRouter:
@@ -128,61 +126,59 @@ class TFServingEndpoints:
                 summary="Model metadata",
                 openapi_extra=docs,
             )
-            router.add_api_route(
-                base + ":predict",
-                self.predict,
-                methods=["POST"],
-                summary="Predict (instances or inputs)",
-                openapi_extra={**docs, **json_body('{"instances": [...]} or {"inputs": ...}')},
-            )
+            for verb, (summary, example) in VERBS.items():
+                router.add_api_route(
+                    f"{base}:{verb}",
+                    self.infer,
+                    methods=["POST"],
+                    summary=summary,
+                    openapi_extra={**docs, **json_body(example)},
+                )
         router.add_api_route(
-            "/v1/models/{rest:path}", self.unsupported, methods=["POST"], include_in_schema=False
+            "/v1/{rest:path}", self.malformed, methods=_METHODS, include_in_schema=False
         )
         return router
 
 
+Decode = Callable[[bytes, Mapping[bytes, bytes]], Any]
+Encode = Callable[[Any, InferenceResult], bytes]
+_CODECS: dict[str, tuple[Decode, Encode]] = {
+    "predict": (
+        codec_tfserving.decode_http,
+        lambda parsed, result: codec_tfserving.encode_predict(result, parsed.row_format),
+    ),
+    "classify": (
+        codec_tfexamples.decode_classify,
+        lambda _, result: codec_tfexamples.encode_classify(result),
+    ),
+    "regress": (
+        codec_tfexamples.decode_regress,
+        lambda _, result: codec_tfexamples.encode_regress(result),
+    ),
+}
+
+
+@contextlib.contextmanager
+def _labels_as_bad_requests() -> Iterator[None]:
+    """TF Serving answers an unknown label with 400 (InvalidArgument), not 404."""
+    try:
+        yield
+    except UnknownAlias as exc:
+        raise InvalidInput(exc.message) from None
+
+
 def _target(params: Mapping[str, str | None]) -> tuple[str, str | None]:
+    model = str(params["model"])
+    if ":" in model:  # GET /v1/models/m:predict: the status route matched a verb path
+        raise InvalidInput(f"Malformed request: {model!r} is not a model name (GET of a verb?)")
     version = params.get("version")
     if version is not None and not (version.isascii() and version.isdigit()):
         raise InvalidInput(
             f"version {version!r} is not a number; use /labels/{version} for a label"
         )
+    if version is not None and int(version) > MAX_VERSION:
+        raise InvalidInput(f"Failed to convert version {version}: above the int64 range")
     label = params.get("label")
     if label is not None and label.isascii() and label.isdigit():
         raise InvalidInput(f"label {label!r} is a number; use /versions/{label} for a version")
-    return str(params["model"]), version or label
-
-
-def _render_status(status: VersionStatus) -> dict[str, Any]:
-    failed = status.state in (VersionState.FAILED, VersionState.UNAVAILABLE)
-    return {
-        "version": "" if status.version is None else str(status.version),
-        "state": _TF_STATE[status.state],
-        "status": {
-            "error_code": "UNKNOWN" if status.state is VersionState.FAILED else "OK",
-            "error_message": status.reason if failed else "",
-        },
-    }
-
-
-def _tensor_info(spec: TensorSpec) -> dict[str, Any]:
-    return {
-        "dtype": _TF_DTYPE[spec.datatype],
-        "tensor_shape": {
-            "dim": [{"size": str(d), "name": ""} for d in spec.shape],
-            "unknown_rank": False,
-        },
-        "name": spec.name,
-    }
-
-
-def _render_metadata(info: ModelInfo) -> dict[str, Any]:
-    signature = {
-        "inputs": {s.name: _tensor_info(s) for s in info.signature.inputs},
-        "outputs": {s.name: _tensor_info(s) for s in info.signature.outputs},
-        "method_name": "tensorflow/serving/predict",
-    }
-    return {
-        "model_spec": {"name": info.name, "signature_name": "", "version": str(info.version)},
-        "metadata": {"signature_def": {"signature_def": {DEFAULT_SIGNATURE: signature}}},
-    }
+    return model, version or label

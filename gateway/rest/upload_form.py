@@ -1,7 +1,9 @@
 """The upload endpoint's multipart form: its fields, its files saved to disk, its /docs schema.
 
 `POST /v2/repository/models/{m}/versions` takes `file` (the artifact or source model), and
-optionally `to` (a format to convert to), `alias` and `sample` (a parity sample file).
+optionally `to` (a format to convert to), `alias`, `sample` (a parity sample file) and
+`version` (the number to publish it as; refused with 409 unless above every number the
+model ever had).
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ def text_field(form: FormData, field: str) -> str | None:
     return value
 
 
+def version_field(form: FormData) -> int | None:
+    text = text_field(form, "version")
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInput(f"the form field 'version' must be a version number, got {text!r}")
+    return int(text)
+
+
 async def save_file(file: UploadFile, path: Path) -> None:
     await run_in_threadpool(_copy, file.file, path)
 
@@ -75,6 +86,7 @@ def openapi() -> dict[str, Any]:
             "to": {"type": "string", "enum": ["onnx", "pmml", "savedmodel"]},
             "alias": {"type": "string"},
             "sample": {"type": "string", "format": "binary"},
+            "version": {"type": "integer", "minimum": 1},
         },
     }
     return {

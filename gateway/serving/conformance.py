@@ -9,6 +9,10 @@ Leniency, and only where no value can change:
 - a column input of shape [-1, 1] takes [N] (and [-1] takes [N, 1]);
 - a single-input model takes an unnamed tensor (TF Serving's `instances: [[...]]`).
 Nothing else: no reordering, no guessing of columns, no truncation.
+
+A plan with `runtime_shapes` checks datatypes only and feeds every tensor with the shape it
+came with: TF Serving requests to a SavedModel, whose shapes TensorFlow checks (as in TF
+Serving, where `[3]` for a `[-1, 1]` input gives outputs of shape `[3]`, not `[3, 1]`).
 """
 
 from __future__ import annotations
@@ -41,15 +45,31 @@ class ShapeRule:
         return True
 
 
+class AnyShape:
+    """The shape rule of a plan that leaves shapes to the runtime."""
+
+    __slots__ = ()
+
+    def fits(self, shape: tuple[int, ...]) -> bool:
+        return True
+
+
 class InputPlan:
     """What a version takes and returns, precomputed once per loaded version."""
 
-    def __init__(self, signature: Signature, missing_strings: bool = False) -> None:
+    def __init__(
+        self, signature: Signature, missing_strings: bool = False, runtime_shapes: bool = False
+    ) -> None:
         """`missing_strings`: whether the runtime takes a missing value (null) in a BYTES
-        input (PMML does; ONNX and TensorFlow have no missing string)."""
+        input (PMML does; ONNX and TensorFlow have no missing string). `runtime_shapes`:
+        feed tensors with their own shapes, for a runtime that checks them itself."""
         self.specs = {spec.name: spec for spec in signature.inputs}
         self.dtypes = {spec.name: numpy_dtype(spec.datatype) for spec in signature.inputs}
-        self.shapes = {spec.name: ShapeRule(spec) for spec in signature.inputs}
+        self.shapes: dict[str, ShapeRule | AnyShape] = {
+            spec.name: AnyShape() if runtime_shapes else ShapeRule(spec)
+            for spec in signature.inputs
+        }
+        self.runtime_shapes = runtime_shapes
         self.output_names = tuple(signature.output_names)
         self._outputs = frozenset(self.output_names)
         self._only = signature.inputs[0] if len(signature.inputs) == 1 else None
@@ -84,7 +104,7 @@ class InputPlan:
                 f"missing input(s) {', '.join(map(repr, missing))}; the model takes "
                 f"{', '.join(self.specs)}"
             )
-        if len(fitted) > 1:
+        if len(fitted) > 1 and not self.runtime_shapes:
             _check_rows(fitted, self.specs)
         return fitted
 
@@ -118,7 +138,7 @@ class InputPlan:
             array = _convert(spec, array, tensor.datatype, target)
         elif tensor.datatype is None and array.dtype.kind == "O":  # untyped JSON's objects
             array = _as_strings(spec, array)
-        if not spec.accepts_shape(array.shape):
+        if not self.runtime_shapes and not spec.accepts_shape(array.shape):
             array = _reshape(spec, array)
         return array
 

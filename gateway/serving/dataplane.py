@@ -10,7 +10,7 @@ the `ServingTable` read here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Protocol, TypeVar
@@ -23,6 +23,7 @@ from gateway.serving.shadow import ShadowRunner
 from gateway.serving.versions import Lease, ServedVersion
 from model_repo.errors import ModelportError
 from model_repo.signature import Signature
+from model_repo.signature_defs import SignatureDef
 
 log = logging.getLogger("modelport.gateway")
 SERVER_NAME = "modelport"
@@ -65,6 +66,7 @@ class ModelInfo:
     platform: str
     signature: Signature
     labels: tuple[Any, ...] | None
+    signature_defs: Mapping[str, SignatureDef]  # TF Serving's signatures, by key
 
 
 class DataPlane:
@@ -149,16 +151,20 @@ class DataPlane:
     async def infer(self, served: ServedVersion, request: InferenceRequest) -> InferenceResult:
         """Run one request on a leased version, counting it in that version's metrics."""
         started = perf_counter()
+        datatypes: Mapping[str, str] = served.datatypes
         try:
-            names = served.plan.check_outputs(request.outputs)
-            produced = await served.runtime.predict(served.plan.fit(request.inputs))
+            if request.signature is None:  # V2: the manifest's signature
+                names = served.plan.check_outputs(request.outputs)
+                produced = await served.runtime.predict(served.plan.fit(request.inputs))
+                outputs = {n: produced[n] for n in names}
+            else:  # TF Serving: a signature by name; predict, classify or regress
+                outputs, datatypes = await served.signature(request.signature).run(request)
         except Exception as exc:
             error = _inference_error(exc, served)
             served.stats.failed(error.status)
             raise error from exc
         served.stats.observe(perf_counter() - started)
-        outputs = {n: produced[n] for n in names}
-        return InferenceResult(served.name, served.version, outputs, served.datatypes, request.id)
+        return InferenceResult(served.name, served.version, outputs, datatypes, request.id)
 
     def _mirror(self, lease: Lease, request: InferenceRequest, result: InferenceResult) -> None:
         """Copy the request to the lease's shadow version; returns at once."""
@@ -179,6 +185,7 @@ class DataPlane:
                 served.platform,
                 served.manifest.signature,
                 served.manifest.labels,
+                {key: s.definition for key, s in served.signatures.items()},
             )
 
     def model_ready(self, name: str, ref: str | None = None) -> None:

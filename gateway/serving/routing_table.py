@@ -13,7 +13,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gateway.errors import GatewayError, InvalidInput, NotFound, Unavailable
+from gateway.errors import GatewayError, InvalidInput, NotFound, Unavailable, UnknownAlias
 from gateway.serving.release_board import ReleaseBoard
 from gateway.serving.versions import Lease, ServedVersion
 from model_repo.aliases import AliasTarget
@@ -56,7 +56,7 @@ class Routing:
         target = self.aliases.get(ref)
         if target is None:
             known = ", ".join(sorted(self.aliases)) or "none"
-            raise NotFound(
+            raise UnknownAlias(
                 f"model {self.name!r} has no alias {ref!r} (aliases: {known}); "
                 "a version is a number or an alias"
             )

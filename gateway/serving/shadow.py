@@ -69,7 +69,10 @@ class ShadowRunner:
         counts: dict[str, int],
     ) -> None:
         try:
-            produced = await shadow.runtime.predict(shadow.plan.fit(request.inputs))
+            if request.signature is None:
+                produced = await shadow.runtime.predict(shadow.plan.fit(request.inputs))
+            else:
+                produced, _ = await shadow.signature(request.signature).run(request)
             counts["requests"] += 1
             differences = compare(primary.outputs, produced)
             if differences:

@@ -13,14 +13,20 @@ import asyncio
 import contextlib
 from types import TracebackType
 
+from gateway.errors import InvalidInput
 from gateway.metrics import VersionStats
 from gateway.serving.conformance import InputPlan
 from gateway.serving.runtime import Runtime
+from gateway.serving.signatures import ServedSignature, Signatures, manifest_signatures
 from model_repo.manifest import Manifest
 
 
 class ServedVersion:
-    """One loaded version: manifest, runtime, input plan, and the leases out on it."""
+    """One loaded version: manifest, runtime, input plan, and the leases out on it.
+
+    `plan` and `runtime` serve V2 requests (the manifest's signature); `signatures` serve
+    TF Serving's, by name (the manifest's alone, unless the loader gives a SavedModel's).
+    """
 
     __slots__ = (
         "_drained",
@@ -33,6 +39,7 @@ class ServedVersion:
         "platform",
         "retired",
         "runtime",
+        "signatures",
         "stats",
         "version",
     )
@@ -44,6 +51,7 @@ class ServedVersion:
         platform: str,
         stats: VersionStats,
         missing_strings: bool = False,
+        signatures: Signatures | None = None,
     ) -> None:
         self.name = manifest.name
         self.version = manifest.version
@@ -52,11 +60,24 @@ class ServedVersion:
         self.platform = platform
         self.stats = stats
         self.plan = InputPlan(manifest.signature, missing_strings)
+        if signatures is None:
+            signatures = manifest_signatures(manifest, self.plan, runtime)
+        self.signatures = signatures
         self.datatypes = {spec.name: spec.datatype for spec in manifest.signature.outputs}
         self.leases = 0
         self.retired = False  # no new request gets it
         self.closed = False  # its runtime is closed (leases still out after the drain timeout)
         self._drained: asyncio.Event | None = None
+
+    def signature(self, key: str) -> ServedSignature:
+        found = self.signatures.get(key)
+        if found is None:
+            known = ", ".join(sorted(self.signatures))
+            raise InvalidInput(
+                f"model {self.name!r} version {self.version} has no signature {key!r} "
+                f"(signatures: {known})"
+            )
+        return found
 
     def release(self) -> None:
         self.leases -= 1

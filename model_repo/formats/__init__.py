@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from model_repo.errors import InvalidArgument
-from model_repo.formats.base import ArtifactFormat, Predictor, Tensors
+from model_repo.formats.base import ArtifactFormat, Predictor, SignaturePredictor, Tensors
 
 _MODULES: dict[str, str] = {
     "onnx": "model_repo.formats.onnx",
@@ -31,4 +31,11 @@ def get_format(name: str) -> ArtifactFormat:
     return fmt
 
 
-__all__ = ["FORMAT_NAMES", "ArtifactFormat", "Predictor", "Tensors", "get_format"]
+__all__ = [
+    "FORMAT_NAMES",
+    "ArtifactFormat",
+    "Predictor",
+    "SignaturePredictor",
+    "Tensors",
+    "get_format",
+]

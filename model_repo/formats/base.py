@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from model_repo.signature import Signature
+from model_repo.signature_defs import SignatureDef
 
 Tensors = dict[str, np.ndarray]
 
@@ -37,6 +38,20 @@ class Predictor(Protocol):
     def predict(self, inputs: Mapping[str, np.ndarray]) -> Tensors: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SignaturePredictor(Predictor, Protocol):
+    """A predictor with named signatures besides its default (a SavedModel's classify,
+    regress and other predict signatures), which TF Serving requests choose by name.
+
+    `predict_signature` takes tensors keyed by that signature's input keys and returns its
+    outputs by key, with the dtypes the runtime gives; shapes are the runtime's to check.
+    """
+
+    signature_defs: Mapping[str, SignatureDef]
+
+    def predict_signature(self, key: str, inputs: Mapping[str, np.ndarray]) -> Tensors: ...
 
 
 class ArtifactFormat(Protocol):

@@ -1,39 +1,50 @@
-"""TensorFlow SavedModel artifacts, served through their `serving_default` signature.
+"""TensorFlow SavedModel artifacts: the meta graph tagged `serve`, and all its signatures.
 
-The artifact is a directory (`saved_model/` in the version dir). `describe` reads the
-signature from `saved_model.pb` without loading the model's variables; `open` loads it with
-`tf.saved_model.load` and calls the signature's concrete function, which TensorFlow allows
-from several threads at once.
+The artifact is a directory (`saved_model/` in the version dir) holding `saved_model.pb` or
+its text form `saved_model.pbtxt`. As TF Serving does, modelport serves the meta graph tagged
+`serve` (a TF1 export may hold others: `train`, `eval`); the manifest's signature is its
+`serving_default`, and `signature_defs` lists every signature (classify and regress ones
+included) with the graph tensors they name. `describe` reads the proto without loading the
+variables; `open` loads the model with `tf.saved_model.load` (TF1 graphs too: variables,
+assets and their init op run) and calls a signature's concrete function, which TensorFlow
+allows from several threads at once. Inputs are fed with the shapes they come with:
+TensorFlow checks them (an elementwise graph takes `[3]` for `[-1, 1]`, as in TF Serving).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from model_repo.errors import ArtifactError, DependencyMissing, InvalidArgument
+from model_repo.errors import ArtifactError, InvalidArgument
+from model_repo.formats._saved_model_proto import (
+    SAVED_MODEL_PB,
+    SAVED_MODEL_PBTXT,
+    SERVE_TAG,
+    serving_tags,
+    signature_defs,
+)
+from model_repo.formats._tensorflow import import_tensorflow
 from model_repo.formats.base import Tensors
-from model_repo.signature import Signature, TensorSpec, numpy_dtype, v2_datatype
+from model_repo.signature import Signature, TensorSpec, numpy_dtype
+from model_repo.signature_defs import DEFAULT_SIGNATURE, SignatureDef, TensorInfo
 
-SIGNATURE_KEY = "serving_default"
-SAVED_MODEL_PB = "saved_model.pb"
-
-
-def import_tensorflow() -> Any:
-    """tensorflow, imported quietly, or DependencyMissing naming the extra to install."""
-    # TensorFlow's C++ logging reads this once, at import; a user's own setting wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise DependencyMissing(
-            "TensorFlow is not installed; install it with: pip install 'modelport[tensorflow]'"
-        ) from exc
-    return tf
+SIGNATURE_KEY = DEFAULT_SIGNATURE
+__all__ = [
+    "FORMAT",
+    "SAVED_MODEL_PB",
+    "SAVED_MODEL_PBTXT",
+    "SERVE_TAG",
+    "SIGNATURE_KEY",
+    "SavedModelFormat",
+    "SavedModelPredictor",
+    "import_tensorflow",
+    "serving_tags",
+    "signature_defs",
+]
 
 
 class SavedModelFormat:
@@ -43,9 +54,12 @@ class SavedModelFormat:
     missing_strings = False  # a tf.string tensor has no missing value
 
     def describe(self, path: Path) -> Signature:
-        signature_def = _serving_signature_def(path)
-        inputs = [_tensor_spec(k, v, path) for k, v in sorted(signature_def.inputs.items())]
-        outputs = [_tensor_spec(k, v, path) for k, v in sorted(signature_def.outputs.items())]
+        definitions = signature_defs(path)
+        if SIGNATURE_KEY not in definitions:
+            raise ArtifactError(_no_serving_signature(path.name))
+        definition = definitions[SIGNATURE_KEY]
+        inputs = [_tensor_spec(t, path) for t in definition.inputs]
+        outputs = [_tensor_spec(t, path) for t in definition.outputs]
         if not outputs:
             raise ArtifactError(f"{path.name}: the {SIGNATURE_KEY} signature has no outputs")
         return Signature.of(inputs, outputs)
@@ -60,81 +74,91 @@ class SavedModelFormat:
         options: Mapping[str, Any] | None = None,
     ) -> SavedModelPredictor:
         signature = signature or self.describe(path)
+        tags = serving_tags(path)
         tf = import_tensorflow()
         try:
-            loaded = tf.saved_model.load(str(path))
+            loaded = tf.saved_model.load(str(path), tags=tags)
         except Exception as exc:  # TF raises OSError, NotFoundError, ValueError ...
             raise ArtifactError(
                 f"TensorFlow cannot load the SavedModel {path.name}: {exc}"
             ) from exc
-        return SavedModelPredictor(loaded, signature, path.name)
+        return SavedModelPredictor(loaded, signature, path.name, signature_defs(path))
 
 
 class SavedModelPredictor:
-    """Calls a loaded SavedModel's serving_default with tensors named as in `signature`."""
+    """Calls a loaded SavedModel's signatures with tensors named by their keys.
 
-    def __init__(self, loaded: Any, signature: Signature, source: str) -> None:
-        function = getattr(loaded, "signatures", {}).get(SIGNATURE_KEY)
-        if function is None:
+    `predict` runs serving_default and casts its outputs to the manifest's `signature`;
+    `predict_signature` runs any signature of `signature_defs` and returns what TF gives.
+    """
+
+    def __init__(
+        self,
+        loaded: Any,
+        signature: Signature,
+        source: str,
+        signature_defs: Mapping[str, SignatureDef] | None = None,
+    ) -> None:
+        functions = getattr(loaded, "signatures", {})
+        if SIGNATURE_KEY not in functions:
             raise ArtifactError(_no_serving_signature(source))
         self.signature = signature
+        self.signature_defs = dict(signature_defs or {})
         self._tf = import_tensorflow()
-        self._loaded = loaded  # the function's variables live only as long as this object
-        self._function = function
+        self._loaded = loaded  # the functions' variables live only as long as this object
+        self._functions: dict[str, Any] | None = {key: functions[key] for key in functions}
+        self._feeds = {
+            key: [(t.key, numpy_dtype(t.datatype or "BYTES")) for t in d.inputs]
+            for key, d in self.signature_defs.items()
+        }
+        self._feeds[SIGNATURE_KEY] = [(s.name, numpy_dtype(s.datatype)) for s in signature.inputs]
 
     def predict(self, inputs: Mapping[str, np.ndarray]) -> Tensors:
-        if self._function is None:
-            raise ArtifactError("this SavedModel predictor was closed")
-        feed = self._feed(inputs)
-        try:
-            results = self._function(**feed)
-        except (self._tf.errors.InvalidArgumentError, TypeError, ValueError) as exc:
-            raise InvalidArgument(f"the SavedModel refused the inputs: {exc}") from exc
+        results = self._run(SIGNATURE_KEY, inputs)
         return {o.name: _as_numpy(results[o.name], o) for o in self.signature.outputs}
 
+    def predict_signature(self, key: str, inputs: Mapping[str, np.ndarray]) -> Tensors:
+        if key == SIGNATURE_KEY:
+            return self.predict(inputs)
+        results = self._run(key, inputs)
+        return {t.key: results[t.key].numpy() for t in self.signature_defs[key].outputs}
+
     def close(self) -> None:
-        self._function = None
+        self._functions = None
         self._loaded = None
 
-    def _feed(self, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        expected = self.signature.input_names
-        missing = [n for n in expected if n not in inputs]
-        unknown = [n for n in inputs if n not in expected]
+    def _run(self, key: str, inputs: Mapping[str, np.ndarray]) -> Any:
+        if self._functions is None:
+            raise ArtifactError("this SavedModel predictor was closed")
+        function = self._functions.get(key)
+        if function is None or key not in self._feeds:
+            known = ", ".join(sorted(self._feeds))
+            raise InvalidArgument(f"the SavedModel has no signature {key!r} (signatures: {known})")
+        feed = self._feed(self._feeds[key], inputs)
+        try:
+            return function(**feed)
+        except (self._tf.errors.InvalidArgumentError, TypeError, ValueError) as exc:
+            raise InvalidArgument(f"the SavedModel refused the inputs: {exc}") from exc
+
+    def _feed(
+        self, expected: list[tuple[str, np.dtype[Any]]], inputs: Mapping[str, np.ndarray]
+    ) -> dict[str, Any]:
+        names = [name for name, _ in expected]
+        missing = [n for n in names if n not in inputs]
+        unknown = [n for n in inputs if n not in names]
         if missing or unknown:
             raise InvalidArgument(
-                f"the model takes inputs {', '.join(expected)}; missing: "
+                f"the model takes inputs {', '.join(names)}; missing: "
                 f"{', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'}"
             )
         feed = {}
-        for spec in self.signature.inputs:
+        for name, dtype in expected:
             try:
-                array = np.asarray(inputs[spec.name], dtype=numpy_dtype(spec.datatype))
+                array = np.asarray(inputs[name], dtype=dtype)
             except (TypeError, ValueError) as exc:
-                raise InvalidArgument(
-                    f"input {spec.name!r} must be {spec.datatype}: {exc}"
-                ) from exc
-            feed[spec.name] = self._tf.constant(array)
+                raise InvalidArgument(f"input {name!r} must be {dtype.name}: {exc}") from exc
+            feed[name] = self._tf.constant(array)
         return feed
-
-
-def _serving_signature_def(path: Path) -> Any:
-    if not (path / SAVED_MODEL_PB).is_file():
-        raise ArtifactError(
-            f"{path.name} is not a TensorFlow SavedModel directory: it has no {SAVED_MODEL_PB}. "
-            "Write one with model.export(path) (Keras 3) or tf.saved_model.save(module, path)"
-        )
-    import_tensorflow()
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    proto = saved_model_pb2.SavedModel()
-    try:
-        proto.ParseFromString((path / SAVED_MODEL_PB).read_bytes())
-    except Exception as exc:  # protobuf's DecodeError, OSError
-        raise ArtifactError(f"{path.name}/{SAVED_MODEL_PB} cannot be read: {exc}") from exc
-    for meta_graph in proto.meta_graphs:
-        if SIGNATURE_KEY in meta_graph.signature_def:
-            return meta_graph.signature_def[SIGNATURE_KEY]
-    raise ArtifactError(_no_serving_signature(path.name))
 
 
 def _no_serving_signature(source: str) -> str:
@@ -145,23 +169,18 @@ def _no_serving_signature(source: str) -> str:
     )
 
 
-def _tensor_spec(name: str, info: Any, path: Path) -> TensorSpec:
-    tf = import_tensorflow()
-    if info.WhichOneof("encoding") != "name":
+def _tensor_spec(tensor: TensorInfo, path: Path) -> TensorSpec:
+    """The V2 spec of a serving_default tensor; what V2 cannot describe is refused."""
+    if tensor.shape is None:
         raise ArtifactError(
-            f"{path.name}: tensor {name!r} is sparse or composite; only dense tensors can be served"
+            f"{path.name}: tensor {tensor.key!r} has no known rank; give the signature a "
+            "TensorSpec with a shape (None for free dimensions)"
         )
-    if info.tensor_shape.unknown_rank:
+    if tensor.datatype is None:
         raise ArtifactError(
-            f"{path.name}: tensor {name!r} has no known rank; give the signature a TensorSpec "
-            "with a shape (None for free dimensions)"
+            f"{path.name}: tensor {tensor.key!r} has a dtype V2 cannot carry ({tensor.dtype})"
         )
-    try:
-        datatype = v2_datatype(tf.dtypes.as_dtype(info.dtype).as_numpy_dtype)
-    except (TypeError, ValueError, InvalidArgument) as exc:
-        raise ArtifactError(f"{path.name}: tensor {name!r} has a dtype V2 cannot carry") from exc
-    shape = tuple(max(int(d.size), -1) for d in info.tensor_shape.dim)
-    return TensorSpec(name, datatype, shape)
+    return TensorSpec(tensor.key, tensor.datatype, tensor.shape)
 
 
 def _as_numpy(tensor: Any, spec: TensorSpec) -> np.ndarray:

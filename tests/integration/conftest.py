@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.integration.models import Sources, seed_repository, train_sources
-from tests.integration.servers import Server
+from tests.integration.peer_repo import PeerModels, build_peer_repo
+from tests.integration.servers import Server, running_server
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,16 @@ def admin(server: Server) -> Iterator[httpx.Client]:
     """An admin client of the module's `server` fixture."""
     with httpx.Client(base_url=server.url, headers=server.admin, timeout=120) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def peer_models(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> PeerModels:
+    return build_peer_repo(tmp_path_factory.mktemp("peer"), sources)
+
+
+@pytest.fixture(scope="session")
+def peer(tmp_path_factory: pytest.TempPathFactory, peer_models: PeerModels) -> Iterator[Server]:
+    """A server of the TF Serving replay's repository (tests in group gateway-tfserving-peer)."""
+    log = tmp_path_factory.mktemp("peer-log") / "server.log"
+    with running_server(peer_models.root, log) as running:
+        yield running

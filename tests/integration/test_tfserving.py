@@ -134,9 +134,14 @@ def test_metadata_in_tf_serving_shape(server: Server) -> None:
         ("iris_array", {"instances": [[1, 2, 3, 4]], "inputs": [[1]]}, 400, "exactly one of"),
         ("iris_array", {"instances": [["a", "b", "c", "d"]]}, 400, "must be numbers"),
         ("iris_array", {"instances": [[1, True, 3, 4]]}, 400, "mix true/false with numbers"),
-        ("iris_array", {"instances": [[1, 2, 3, 4]], "signature_name": "x"}, 400, "signature_name"),
+        (
+            "iris_array",
+            {"instances": [[1, 2, 3, 4]], "signature_name": "x"},
+            400,
+            "no signature 'x'",
+        ),
         ("iris/versions/9", {"instances": [[1, 2, 3, 4]]}, 404, "has no version 9"),
-        ("iris/labels/nope", {"instances": [[1, 2, 3, 4]]}, 404, "has no alias 'nope'"),
+        ("iris/labels/nope", {"instances": [[1, 2, 3, 4]]}, 400, "has no alias 'nope'"),
         ("nope", {"instances": [[1, 2, 3, 4]]}, 404, "unknown model 'nope'"),
         ("echo", {"instances": [{"b64": "***"}]}, 400, "invalid base64"),
     ],
@@ -147,8 +152,3 @@ def test_errors_in_tf_serving_shape(
     response = _predict(server, path, body)
     assert response.status_code == status, response.text
     assert list(response.json()) == ["error"] and phrase in response.json()["error"]
-
-
-def test_classify_is_not_served(server: Server) -> None:
-    response = httpx.post(f"{server.url}/v1/models/iris:classify", json={"examples": []})
-    assert response.status_code == 404 and ":predict" in response.json()["error"]

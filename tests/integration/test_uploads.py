@@ -111,6 +111,32 @@ def test_server_side_sklearn_to_onnx(server: Server, sources: Sources) -> None:
     assert response.json()["outputs"]["label"] == sources.columns_model.predict(frame).tolist()
 
 
+def test_an_upload_may_name_its_version_once(
+    server: Server, sources: Sources, tmp_path: Path
+) -> None:
+    write_tiny_onnx(tmp_path / "tiny.onnx", 5.0)
+    created = _upload(server, "numbered", tmp_path / "tiny.onnx", version="123")
+    assert created.status_code == 201, created.text
+    assert created.json()["version"] == 123
+    for taken in ("123", "7"):
+        refused = _upload(server, "numbered", tmp_path / "tiny.onnx", version=taken)
+        assert refused.status_code == 409, refused.text
+        assert "never reused" in refused.json()["error"] and "up to 123" in refused.json()["error"]
+    bad = _upload(server, "numbered", tmp_path / "tiny.onnx", version="v2")
+    assert bad.status_code == 400 and "must be a version number" in bad.json()["error"]
+    converted = _upload(server, "numbered", sources.array_file, to="onnx", version="200")
+    assert converted.status_code == 201, converted.text
+    assert converted.json()["version"] == 200
+    assert sorted(
+        int(p.name) for p in (server.repo / "numbered").iterdir() if p.name.isdigit()
+    ) == [
+        123,
+        200,
+    ]
+    status = httpx.get(f"{server.url}/v1/models/numbered/versions/200", timeout=30)
+    assert status.json()["model_version_status"][0]["state"] == "AVAILABLE", status.text
+
+
 def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*MODELPORT, *map(str, args)],

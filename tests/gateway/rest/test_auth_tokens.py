@@ -18,7 +18,7 @@ ADMIN = "adm\u00efn-t\u00f6ken-\u2603"  # beyond latin-1 too
 READER = "r\u00e9ader"
 X = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1.0, 2.0]}]}
 # POSTs that read: inference and the index (open to the inference token).
-READS = re.compile(r"(/infer|:predict|/repository/index)$")
+READS = re.compile(r"(/infer|:predict|:classify|:regress|/repository/index)$")
 PARAMS = {"model": "m", "version": "1", "alias": "stable", "release": "r", "label": "stable"}
 
 

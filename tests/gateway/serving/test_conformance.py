@@ -185,3 +185,22 @@ def test_requested_outputs_are_checked_before_running() -> None:
         InvalidInput, match="unknown output 'score'; the model has label, probabilities"
     ):
         plan.check_outputs(["score"])
+
+
+def test_a_plan_with_runtime_shapes_feeds_shapes_as_sent_and_still_checks_datatypes() -> None:
+    column = Signature.of([TensorSpec("x", "FP32", (-1, 1))], [TensorSpec("y", "FP32", (-1, 1))])
+    tf_plan, v2_plan = InputPlan(column, runtime_shapes=True), InputPlan(column)
+    for values in ([1.0, 2.0, 5.0], [[1.0, 2.0], [3.0, 4.0]]):
+        fitted = tf_plan.fit([tf(None, values)])["x"]
+        assert fitted.dtype == np.float32 and fitted.tolist() == values
+    assert v2_plan.fit([tf(None, [1.0, 2.0, 5.0])])["x"].shape == (3, 1)  # V2's leniency
+    with pytest.raises(InvalidInput, match="expected shape"):
+        v2_plan.fit([tf(None, [[1.0, 2.0]])])
+    with pytest.raises(InvalidInput, match="must be numbers"):
+        tf_plan.fit([tf(None, ["a", "b"])])
+    two = Signature.of(
+        [TensorSpec("a", "FP32", (-1, 1)), TensorSpec("b", "FP32", (-1, 1))],
+        [TensorSpec("y", "FP32", (-1, 1))],
+    )
+    rows = InputPlan(two, runtime_shapes=True).fit([tf("a", [1.0]), tf("b", [1.0, 2.0])])
+    assert [a.shape for a in rows.values()] == [(1,), (2,)]  # TensorFlow decides
