@@ -20,35 +20,15 @@ from gateway.control.artifacts import import_artifact
 from model_repo.repository import Repository
 from tests.integration.models import identity_onnx
 from tests.integration.servers import MODELPORT, ROOT, Server, running_server
+from tests.model_repo.test_format_pmml import REGRESSOR
 
 pytestmark = pytest.mark.xdist_group("gateway-missing-values")
 
-# price = 1 + 2 * size + 10 (red) or 20 (blue); a missing color counts as red, a missing
-# size as 1.5, as the MiningSchema says.
-PRICES = """<?xml version="1.0" encoding="UTF-8"?>
-<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
-  <Header/>
-  <DataDictionary>
-    <DataField name="price" optype="continuous" dataType="double"/>
-    <DataField name="color" optype="categorical" dataType="string">
-      <Value value="red"/><Value value="blue"/>
-    </DataField>
-    <DataField name="size" optype="continuous" dataType="float"/>
-  </DataDictionary>
-  <RegressionModel functionName="regression">
-    <MiningSchema>
-      <MiningField name="price" usageType="target"/>
-      <MiningField name="color" missingValueReplacement="red"/>
-      <MiningField name="size" missingValueReplacement="1.5"/>
-    </MiningSchema>
-    <RegressionTable intercept="1.0">
-      <NumericPredictor name="size" coefficient="2.0"/>
-      <CategoricalPredictor name="color" value="red" coefficient="10.0"/>
-      <CategoricalPredictor name="color" value="blue" coefficient="20.0"/>
-    </RegressionTable>
-  </RegressionModel>
-</PMML>
-"""
+# The regressor of tests/model_repo/test_format_pmml.py (price = 1 + 2 * size + 10 for red,
+# 20 for blue), told to count a missing color as red and a missing size as 1.5.
+PRICES = REGRESSOR.replace(
+    '<MiningField name="color"/>', '<MiningField name="color" missingValueReplacement="red"/>'
+).replace('<MiningField name="size"/>', '<MiningField name="size" missingValueReplacement="1.5"/>')
 
 
 def _flags_onnx(path: Path) -> None:
