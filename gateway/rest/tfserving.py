@@ -81,10 +81,12 @@ class TFServingEndpoints:
         name, ref = _target(params)
         decode, encode = _CODECS[params.get("verb") or "predict"]
         body = await read_request_body(receive, headers, self.body_limit)
-        with _labels_as_bad_requests():
+        try:  # not `with _labels_as_bad_requests()`: a generator per request on this path
             parsed, result, revision = await self.plane.infer_request(
                 name, ref, route_hints(headers), decode, body, headers
             )
+        except UnknownAlias as exc:
+            raise InvalidInput(exc.message) from None
         content = encode(parsed, result)
         reply = [
             JSON_TYPE,
