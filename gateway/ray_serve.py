@@ -65,6 +65,11 @@ def server_config(args: dict[str, Any]) -> ServerConfig:
             "modelport's Ray Serve args name no repository: set args.repo in the Serve config "
             "(a directory every node sees) or MODELPORT_REPO"
         )
+    if "://" not in repo and not Path(repo).is_absolute():
+        raise InvalidArgument(
+            f"modelport's Ray Serve args: repo {repo!r} must be an absolute path: every replica "
+            "runs in a working directory of Ray's own"
+        )
     admin_token = os.environ.get("MODELPORT_ADMIN_TOKEN")
     if not admin_token:
         admin_token = new_token()

@@ -190,7 +190,9 @@ def run_runtime(
     replace = {"/mnt/models": str(mounted), "/models": str(scratch)}
     replace |= {"0.0.0.0": "127.0.0.1", "8080": str(port)}
     command = container_command(container, replace, name=name)
-    environment = {**container_env(container, {}), **(env or {})}
+    # The gRPC port too is the cluster's to give: a free one here, unless the test names one.
+    grpc = {"MODELPORT_GRPC_PORT": str(free_port())}
+    environment = {**container_env(container, {}), **grpc, **(env or {})}
     server = Server(f"http://127.0.0.1:{port}", "", scratch, tmp_path / f"{name}.log")
     return running(command, server, env=environment)
 

@@ -30,9 +30,9 @@ from tests.integration.load import Call, Clients, post, v2_body
 from tests.integration.servers import free_port
 
 pytestmark = pytest.mark.xdist_group("deploy-ray")
-LOAD_SECONDS = 10.0
+LOAD_SECONDS = 12.0
 PUBLISH_AFTER = 3.0  # seconds into the load
-SETTLED_AFTER = 4.0  # seconds after publishing: every replica has polled, loaded, switched
+SETTLED_AFTER = 5.0  # seconds after publishing: every replica has polled, loaded, switched
 OFFSETS = {"1": 1.0, "2": 2.0}  # y = x + offset: an answer shows which version computed it
 
 
@@ -96,6 +96,7 @@ def test_the_builder_turns_args_into_one_config(monkeypatch: pytest.MonkeyPatch)
         ({"repo": "/m", "poll_interval": 0}, "poll_interval: Input should be greater than 0"),
         ({"repo": "/m", "replicas": 2}, "replicas: Extra inputs are not permitted"),
         ({}, "name no repository: set args.repo"),
+        ({"repo": "models"}, "repo 'models' must be an absolute path"),
     ],
 )
 def test_bad_args_are_refused_naming_the_arg(
@@ -133,10 +134,11 @@ def test_two_replicas_roll_a_version_under_load(tmp_path: Path, shared_repo: Sha
             published = time.monotonic()
             shared_repo.publish("roll", OFFSETS["2"])
             time.sleep(LOAD_SECONDS - PUBLISH_AFTER)
+        took = time.monotonic() - began
     calls = sorted(load.calls, key=lambda c: c.started)
     failed = [c for c in calls if c.status != 200]
     by_version = {v: sum(c.version == v for c in calls) for v in OFFSETS}
-    print(f"\nray: {len(calls)} requests in {time.monotonic() - began:.0f} s, {by_version}")
+    print(f"\nray: {len(calls)} requests in {took:.1f} s, by version {by_version}")
     assert not failed, failed[:5]
     assert len(calls) >= 100
     check_answers(calls)
