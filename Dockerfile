@@ -21,7 +21,7 @@ RUN apt-get update \
     && locale-gen \
     && rm -rf /var/lib/apt/lists/*
 
-RUN useradd --create-home --uid 10001 modelport
+RUN groupadd --gid 10001 modelport && useradd --create-home --uid 10001 --gid 10001 modelport
 WORKDIR /app
 
 # Dependencies first, from the same exact pins as CI, so code changes reuse this layer.
@@ -43,9 +43,12 @@ RUN pip install --no-deps . && rm -rf /app/build
 # as a copy of this directory, owner included, so uploads and aliases can be written.
 RUN mkdir -p /models && chown modelport:modelport /models
 
-USER modelport
+# Numeric, so that Kubernetes' runAsNonRoot can check it without reading /etc/passwd
+# (deploy/kubernetes, deploy/kserve run it as 10001 too).
+USER 10001:10001
 VOLUME ["/models"]
-EXPOSE 8000
+# 8000: `modelport serve`'s port here; 8080: the port deploy/ (KServe, Kubernetes) serves on.
+EXPOSE 8000 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/v2/health/ready').status != 200)"
 # Inside a container the port must be reachable from outside it, hence 0.0.0.0;

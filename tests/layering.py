@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("gateway.serving",),
     ("gateway.control",),
     ("gateway.rest",),
-    ("gateway.config", "gateway.app", "gateway.server"),
+    ("gateway.config", "gateway.app", "gateway.server", "gateway.ray_serve"),
     ("gateway.cli", "gateway"),
 )
 EXACT = frozenset({"gateway"})  # names only that module, not the modules under it

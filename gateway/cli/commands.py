@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from gateway.cli.exit_codes import exit_code_for
+from gateway.cli.kserve import add_command as add_kserve
 from gateway.cli.options import RepoOption, open_repo
 from gateway.cli.releases import add_commands
 from model_repo.errors import ModelportError
@@ -324,6 +325,7 @@ def predict(
 
 
 add_commands(app, models_app, reports_errors)
+add_kserve(app, reports_errors)
 
 
 def main() -> None:

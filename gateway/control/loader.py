@@ -12,6 +12,7 @@ already checked by loading it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -53,6 +54,9 @@ def version_loader(
         config = repo.config(name)
         # Checks every file's sha256 first; imports the framework of this format only.
         manifest, predictor = repo.open(name, version, config.runtime.options())
+        # Served under its dir's name, which a model dir copied or linked elsewhere (KServe's
+        # /mnt/models, control.model_mount) need not share with the manifest it was made with.
+        manifest = dataclasses.replace(manifest, name=name)
         try:
             fmt = get_format(manifest.format)
             inline = inline_max_elements.get(manifest.format, 0)

@@ -62,13 +62,23 @@ def running_server(
     command = [*MODELPORT, "serve", "--repo", str(repo), "--port", str(port), *args]
     if admin_token is not None:
         command += ["--admin-token", admin_token]
+    server = Server(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", repo, log, admin_token or "")
+    with running(command, server, timeout, env):
+        yield server
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], server: Server, timeout: float = 90, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Run `command` (a gateway that will answer at `server.url`) until the block ends, its
+    output in `server.log`; on exit, the log must hold no traceback."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
     environment.update(env or {}, PYTHONUNBUFFERED="1")
-    with log.open("wb") as out:
+    with server.log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment
         )
-    server = Server(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", repo, log, admin_token or "")
     try:
         _wait_ready(server, process, timeout)
         yield server
