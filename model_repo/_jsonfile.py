@@ -27,9 +27,7 @@ def read_object(path: Path, error: type[ModelportError], what: str) -> dict[str,
     return parse_object(data, error, what, str(path))
 
 
-def parse_object(
-    data: bytes, error: type[ModelportError], what: str, where: str
-) -> dict[str, Any]:
+def parse_object(data: bytes, error: type[ModelportError], what: str, where: str) -> dict[str, Any]:
     """The JSON object in `data`, read from `where`; `error` naming both otherwise."""
     try:
         text = data.decode("utf-8")

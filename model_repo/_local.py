@@ -109,8 +109,11 @@ class LocalStorage(ModelLayout):
     def last_given(self, name: str) -> int:
         return last_given(self, self.model_dir(name))
 
-    def version_dir(self, name: str, version: int, fresh: bool = False) -> Path:
+    def version_dir(self, name: str, version: int) -> Path:
         return self.model_dir(name) / str(version)
+
+    def local_copy(self, manifest: Manifest, fresh: bool = False) -> Path:
+        return self.version_dir(manifest.name, manifest.version)  # the files are here
 
     def where(self, name: str, version: int) -> str:
         return str(self.version_dir(name, version))

@@ -70,7 +70,7 @@ class ObjectStore:
     def where(self, key: str) -> str:
         return f"{self.url}/{key}"
 
-    def list(self, prefix: str = "", delimiter: str | None = None) -> dict[str, str]:
+    def listing(self, prefix: str = "", delimiter: str | None = None) -> dict[str, str]:
         """key -> ETag of every object under `prefix` (with `delimiter`: one level, and each
         deeper level as a key ending in it, ETag "")."""
         found: dict[str, str] = {}

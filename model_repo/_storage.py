@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from model_repo.errors import ModelportError, NotFound
 from model_repo.manifest import Manifest
 
+ALIASES_FILE = "aliases.json"
+
 
 @dataclass(frozen=True)
 class Doc:
@@ -74,7 +76,9 @@ class Storage(Protocol):
 
     def last_given(self, name: str) -> int: ...
 
-    def version_dir(self, name: str, version: int, fresh: bool = False) -> Path: ...
+    def version_dir(self, name: str, version: int) -> Path: ...
+
+    def local_copy(self, manifest: Manifest, fresh: bool = False) -> Path: ...
 
     def where(self, name: str, version: int) -> str: ...
 

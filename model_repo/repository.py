@@ -24,7 +24,7 @@ from model_repo._fs import hash_tree, sha256_file
 from model_repo._local import TRASH_DIR, LocalStorage
 from model_repo._names import MODEL_NAME_PATTERN, check_model_name, is_version_number
 from model_repo._objects import SCHEME, is_object_url
-from model_repo._storage import Doc, Snapshot, Storage
+from model_repo._storage import ALIASES_FILE, Doc, Snapshot, Storage
 from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.errors import (
     ArtifactError,
@@ -40,7 +40,6 @@ from model_repo.model_config import CONFIG_FILE, ModelConfig
 from model_repo.releases import ReleaseStore
 from model_repo.staging import STAGING_DIR, Staging, check_version_free
 
-ALIASES_FILE = "aliases.json"
 DEFAULT_ALIAS = "stable"
 
 __all__ = [
@@ -160,9 +159,9 @@ class Repository:
         checked once more before the version is refused (the copy may be what changed).
         """
         manifest = self.manifest(name, version)
-        problems = self._problems(manifest, self.storage.version_dir(name, version))
+        problems = self._problems(manifest, self.storage.local_copy(manifest))
         if problems and self.remote:
-            problems = self._problems(manifest, self.storage.version_dir(name, version, True))
+            problems = self._problems(manifest, self.storage.local_copy(manifest, fresh=True))
         if problems:
             raise IntegrityError(
                 f"{name} version {version} was modified after publishing and is refused: "
@@ -176,7 +175,7 @@ class Repository:
     ) -> tuple[Manifest, Predictor]:
         """Verify a version's files and open it with the runtime of its format."""
         manifest = self.verify(name, version)
-        artifact = self.storage.version_dir(name, version) / manifest.artifact
+        artifact = self.storage.local_copy(manifest) / manifest.artifact
         fmt = get_format(manifest.format)
         return manifest, fmt.open(artifact, manifest.signature, options)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from model_repo._fs import acquire_lock, hash_tree, is_recent, remove_quietly, try_lock
 from model_repo._layout import LOCK_FILE as LOCK_FILE  # a box is locked like a model dir
 from model_repo._layout import ModelLayout
-from model_repo._storage import Storage
 from model_repo._names import is_version_number
+from model_repo._storage import Storage
 from model_repo.errors import Conflict, InvalidArgument, RepositoryError
 from model_repo.manifest import MANIFEST_FILE, Manifest
 
@@ -80,9 +80,7 @@ class Staging:
     `storage` numbers it and puts it in place: a rename locally, an upload to S3.
     """
 
-    def __init__(
-        self, storage: Storage, name: str, path: Path, version: int | None = None
-    ) -> None:
+    def __init__(self, storage: Storage, name: str, path: Path, version: int | None = None) -> None:
         self.storage = storage
         self.name = name
         self.path = path
