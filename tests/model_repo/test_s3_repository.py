@@ -9,11 +9,13 @@ import hashlib
 import itertools
 import json
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +32,8 @@ from model_repo import (
     _s3lock,
 )
 from model_repo._objects import ObjectUrl
-from tests.artifacts import publish_tiny
+from model_repo.signature import Signature, TensorSpec
+from tests.artifacts import publish_tiny, write_tiny_onnx
 from tests.s3 import MotoS3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -271,3 +274,47 @@ def test_an_unusable_bucket_is_named(moto: MotoS3, s3_root: str) -> None:
         Repository("s3://B/x")
     with pytest.raises(RepositoryError, match="only local directories and s3://"):
         Repository("gs://bucket/x")
+
+
+def _write_matmul_onnx(path: Path, offset: float = 0.0) -> Signature:
+    """y = x @ W for a 512 x 512 FP32 W: a 1 MiB ONNX model."""
+    from onnx import TensorProto, helper, save
+
+    weights = np.full((512, 512), offset, dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 512])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 512])],
+        initializer=[helper.make_tensor("w", TensorProto.FLOAT, [512, 512], weights.ravel())],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    save(model, str(path))
+    spec = (TensorSpec("x", "FP32", (-1, 512)),), (TensorSpec("y", "FP32", (-1, 512)),)
+    return Signature.of(*spec)
+
+
+@pytest.mark.parametrize("write", [write_tiny_onnx, _write_matmul_onnx], ids=["tiny", "1MiB"])
+def test_publish_and_open_times_of_a_small_onnx_model(
+    s3_root: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, write: Any
+) -> None:
+    repo = Repository(s3_root)
+    objects = repo.storage.objects
+    publishes, opens, requests = [], [], []
+    for i in range(5):
+        before, started = objects.requests, time.perf_counter()
+        manifest = publish_tiny(repo, "m", float(i), write=write)
+        publishes.append(time.perf_counter() - started)
+        requests.append(objects.requests - before)
+        monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path / f"machine-{i}"))
+        started = time.perf_counter()
+        Repository(s3_root).open("m", manifest.version)  # fetched, checked, opened
+        opens.append(time.perf_counter() - started)
+    size = repo.artifact_path("m", 1).stat().st_size
+    print(
+        f"\nS3 publish of a {size:,} B ONNX model: median {statistics.median(publishes) * 1000:.0f}"
+        f" ms, {statistics.median(requests):.0f} requests; first open on a new machine "
+        f"(fetch, sha256, onnxruntime): median {statistics.median(opens) * 1000:.0f} ms"
+    )
+    assert max(publishes) < 5 and max(opens) < 5
