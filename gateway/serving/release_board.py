@@ -95,11 +95,7 @@ class ReleaseBoard:
 
     def _ahead(self, name: str, pinned: int) -> RevisionAhead:
         current = self.current.get(name)
-        now = (
-            f"it is at revision {current.revision}"
-            if current
-            else "this server has no such release"
-        )
+        now = f"it is at revision {current.revision}" if current else "no such release is stored"
         return RevisionAhead(
             f"release {name!r} has no revision {pinned} ({now}, after reading the repository "
             "again). Start over without X-Modelport-Release-Revision to get the current revision"

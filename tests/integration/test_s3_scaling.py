@@ -20,7 +20,7 @@ from gateway.config import ServerConfig
 from gateway.server import config_from_json, config_to_json
 from model_repo.aliases import AliasTarget
 from model_repo.repository import Repository
-from tests.artifacts import publish_tiny
+from tests.artifacts import publish_tiny, write_tiny_onnx
 from tests.integration.servers import Server, free_port, running_server
 
 pytestmark = pytest.mark.xdist_group("gateway-s3")
@@ -80,10 +80,18 @@ def test_two_replicas_converge_on_every_change(s3_root: str, tmp_path: Path) -> 
     with replica(s3_root, tmp_path, "a") as a, replica(s3_root, tmp_path, "b") as b:
         both = [a, b]
         assert converge(both, lambda s: answer(s)[0] == "1") < 1
+        write_tiny_onnx(tmp_path / "v2.onnx", 2.0)
         started = time.monotonic()
-        publish_tiny(repo, "m", offset=2.0)
-        converge(both, lambda s: answer(s)[0] == "2")
-        figures["publish"] = time.monotonic() - started
+        with (tmp_path / "v2.onnx").open("rb") as handle:
+            uploaded = httpx.post(
+                a.url + "/v2/repository/models/m/versions",
+                files={"file": ("model.onnx", handle)},
+                headers=a.admin,
+                timeout=60,
+            )
+        assert uploaded.status_code == 201, uploaded.text
+        converge(both, lambda s: answer(s) == ("2", [3.0, 4.0]))
+        figures["upload"] = time.monotonic() - started
         started = time.monotonic()
         switched = httpx.put(
             a.url + "/v2/repository/models/m/aliases/stable",
