@@ -99,11 +99,6 @@ class ObjectStore:
         with self._translated(key):
             self._client.upload_file(str(source), self.url.bucket, self._key(key))
 
-    def put(self, key: str, body: bytes) -> str:
-        answer = self._call("put_object", key, Body=body)
-        assert answer is not None
-        return str(answer["ETag"])
-
     def create(self, key: str, body: bytes) -> str | None:
         """Write `key` only if it does not exist: its ETag, or None when it did exist."""
         return self._conditional("put_object", key, Body=body, IfNoneMatch="*")

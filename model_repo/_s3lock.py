@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 
 from model_repo._objects import ObjectStore
-from model_repo.errors import Conflict
+from model_repo.errors import Conflict, RepositoryError
 
 STALE_S = 30.0
 WAIT_S = STALE_S + 15.0  # long enough to outlast a dead holder's lock
@@ -37,7 +37,17 @@ def object_lock(store: ObjectStore, key: str, what: str) -> Iterator[None]:
     try:
         yield
     finally:
-        store.delete(key, etag)  # False when it was taken over meanwhile: not ours to drop
+        _release(store, key, etag)
+
+
+def _release(store: ObjectStore, key: str, etag: str) -> None:
+    """Delete the lock if it is still ours (not when it was taken over meanwhile)."""
+    try:
+        store.delete(key, etag)
+    except RepositoryError:  # a store without conditional deletes: look, then delete
+        held = store.stat(key)
+        if held is not None and held.etag == etag:
+            store.delete(key)
 
 
 def _acquire(store: ObjectStore, key: str, what: str) -> str:
