@@ -318,3 +318,20 @@ def test_publish_and_open_times_of_a_small_onnx_model(
         f"(fetch, sha256, onnxruntime): median {statistics.median(opens) * 1000:.0f} ms"
     )
     assert max(publishes) < 5 and max(opens) < 5
+
+
+@pytest.mark.tensorflow
+def test_a_savedmodel_of_nested_files_round_trips(s3_root: str, tmp_path: Path) -> None:
+    """TF Serving's half_plus_three (variables/, assets/), imported keeping version 123."""
+    pytest.importorskip("tensorflow")
+    from gateway.control.model_dirs import import_path
+    from tests.integration.tfserving_models import half_plus_three
+
+    repo = Repository(s3_root)
+    published = import_path(repo, half_plus_three(tmp_path))
+    [manifest] = published["saved_model_half_plus_three"]
+    assert manifest.version == 123 and any("/variables/" in f for f in manifest.files)
+    served, predictor = Repository(s3_root).open("saved_model_half_plus_three", 123)
+    out = predictor.predict({"x": np.array([1.0, 2.0, 5.0], dtype=np.float32)})
+    np.testing.assert_allclose(next(iter(out.values())), [3.5, 4.0, 5.5])
+    assert served.files == manifest.files
