@@ -15,7 +15,7 @@ DEFAULT_MAX_UPLOAD_MIB = 1024
 
 @dataclass(frozen=True)
 class ServerConfig:
-    repo_root: Path
+    repo_root: Path | str  # a directory, or an s3://bucket/prefix URL
     admin_token: str
     inference_token: str | None = None
     host: str = "127.0.0.1"

@@ -75,7 +75,7 @@ def server_config(args: dict[str, Any]) -> ServerConfig:
         admin_token = new_token()
         log.warning("admin token (generated; set MODELPORT_ADMIN_TOKEN to choose): %s", admin_token)
     return ServerConfig(
-        repo_root=Path(repo),
+        repo_root=repo if "://" in repo else Path(repo),  # an s3:// URL stays text
         admin_token=admin_token,
         inference_token=os.environ.get("MODELPORT_INFERENCE_TOKEN") or None,
         allow_pickle=given.allow_pickle,

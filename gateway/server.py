@@ -21,7 +21,6 @@ import json
 import os
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -30,6 +29,7 @@ from gateway.config import ServerConfig
 from gateway.control.archives import ArchiveLimits
 from gateway.errors import PortUnavailable
 from gateway.rest.fastlane import FastLane
+from model_repo.repository import repo_root
 
 CONFIG_ENV = "MODELPORT_SERVER_CONFIG"  # the ServerConfig of the workers, as JSON
 BACKLOG = 2048  # uvicorn's default
@@ -123,7 +123,7 @@ def config_to_json(config: ServerConfig) -> str:
 
 def config_from_json(text: str) -> ServerConfig:
     fields: dict[str, Any] = json.loads(text)
-    fields["repo_root"] = Path(fields["repo_root"])
+    fields["repo_root"] = repo_root(fields["repo_root"])  # a Path, or an s3:// URL as text
     if fields.get("archive_limits") is not None:
         fields["archive_limits"] = ArchiveLimits(**fields["archive_limits"])
     return ServerConfig(**fields)

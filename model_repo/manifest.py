@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from model_repo._jsonfile import read_object
+from model_repo._jsonfile import parse_object, read_object
 from model_repo.errors import ArtifactError, InvalidArgument
 from model_repo.signature import Signature
 
@@ -222,11 +222,19 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         """The manifest stored at `path`; ArtifactError naming the file when it is broken."""
-        data = read_object(path, ArtifactError, "manifest")
+        return cls._checked(read_object(path, ArtifactError, "manifest"), str(path))
+
+    @classmethod
+    def parse(cls, data: bytes, where: str) -> Manifest:
+        """The manifest in `data`, read from `where` (an object's URL)."""
+        return cls._checked(parse_object(data, ArtifactError, "manifest", where), where)
+
+    @classmethod
+    def _checked(cls, data: dict[str, Any], where: str) -> Manifest:
         try:
             return cls.from_dict(data)
         except KeyError as exc:
-            raise ArtifactError(f"manifest {path} lacks the field {exc}") from exc
+            raise ArtifactError(f"manifest {where} lacks the field {exc}") from exc
         except (ValueError, TypeError, AttributeError, OverflowError, InvalidArgument) as exc:
             # A field of the wrong JSON type or value, deep in the document.
-            raise ArtifactError(f"manifest {path} is not valid: {exc}") from exc
+            raise ArtifactError(f"manifest {where} is not valid: {exc}") from exc

@@ -1,6 +1,7 @@
 """Release groups: a named set of pinned versions, one per model, stored with the models.
 
-All releases live in one file, `<root>/.releases.json`, replaced atomically:
+All releases live in one document, `<root>/.releases.json`, replaced atomically (on S3:
+conditionally on its ETag, so a writer that lost its lock cannot overwrite another's change):
 
 ```json
 {"revision": 7,
@@ -20,16 +21,12 @@ import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from model_repo._fs import exclusive_lock
-from model_repo._jsonfile import read_object, write_object
-from model_repo._layout import ModelLayout
+from model_repo._storage import Doc, Storage
 from model_repo.errors import Conflict, InvalidArgument, NotFound, RepositoryError
 
 RELEASES_FILE = ".releases.json"
-RELEASES_LOCK = ".releases.lock"
 RELEASE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -77,9 +74,8 @@ def parse_models(body: Any) -> dict[str, int]:
 class ReleaseStore:
     """The releases of one repository."""
 
-    def __init__(self, layout: ModelLayout) -> None:
-        self.layout = layout
-        self.path: Path = layout.root / RELEASES_FILE
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
     def all(self) -> dict[str, Release]:
         return self._read()[1]
@@ -99,25 +95,25 @@ class ReleaseStore:
         with self._locked(sorted(models)):  # an unknown model is refused by its lock
             for model, version in models.items():
                 self._check_exists(model, version)
-            revision, releases = self._read()
+            revision, releases, doc = self._read()
             release = Release(name, revision + 1, tuple(sorted(models.items())))
             releases[name] = release
-            self._write(release.revision, releases)
+            self._write(doc, release.revision, releases)
         return release
 
     def delete(self, name: str) -> None:
         with self._locked([]):
-            revision, releases = self._read()
+            revision, releases, doc = self._read()
             if releases.pop(check_release_name(name), None) is None:
                 raise NotFound(f"no release {name!r} (releases: {self._listed()})")
-            self._write(revision, releases)
+            self._write(doc, revision, releases)
 
     # ---- internals ---------------------------------------------------------------------
 
     def _check_exists(self, model: str, version: int) -> None:
-        stored = self.layout.versions(model)
+        stored = self.storage.versions(model)
         if not stored:
-            raise self.layout.unknown_model(model)
+            raise self.storage.unknown_model(model)
         if version not in stored:
             raise Conflict(
                 f"a release cannot pin {model!r} version {version}: no such version "
@@ -128,25 +124,24 @@ class ReleaseStore:
     def _locked(self, models: list[str]) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             for model in models:  # sorted: two writers take them in the same order
-                stack.enter_context(self.layout.model_lock(model))
-            self.layout.root.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(exclusive_lock(self.layout.root / RELEASES_LOCK))
+                stack.enter_context(self.storage.model_lock(model))
+            stack.enter_context(self.storage.releases_lock())
             yield
 
-    def _read(self) -> tuple[int, dict[str, Release]]:
-        if not self.path.is_file():
-            return 0, {}
-        doc = read_object(self.path, RepositoryError, "release file")
+    def _read(self) -> tuple[int, dict[str, Release], Doc]:
+        doc = self.storage.read_doc(RELEASES_FILE, RepositoryError, "release file")
+        if doc.body is None:
+            return 0, {}, doc
         try:
             releases = {
                 name: Release(name, int(body["revision"]), _pairs(body["models"]))
-                for name, body in doc["releases"].items()
+                for name, body in doc.body["releases"].items()
             }
-            return int(doc["revision"]), releases
+            return int(doc.body["revision"]), releases, doc
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise RepositoryError(f"release file {self.path} is corrupt: {exc!r}") from exc
+            raise RepositoryError(f"release file {doc.where} is corrupt: {exc!r}") from exc
 
-    def _write(self, revision: int, releases: dict[str, Release]) -> None:
+    def _write(self, doc: Doc, revision: int, releases: dict[str, Release]) -> None:
         body = {
             "revision": revision,
             "releases": {
@@ -154,7 +149,7 @@ class ReleaseStore:
                 for name, r in sorted(releases.items())
             },
         }
-        write_object(self.path, body)
+        self.storage.write_doc(doc, body)
 
     def _listed(self) -> str:
         return ", ".join(sorted(self.all())) or "none"

@@ -1,14 +1,14 @@
-"""The versioned model repository on a local filesystem.
+"""The versioned model repository, in a local directory or on S3-compatible storage.
 
 Layout: `<root>/<model>/<version>/` holds `manifest.json` and the artifact; aliases live in
 `<root>/<model>/aliases.json`, the serving config in `<root>/<model>/config.json` (see
-`model_config`), release groups in `<root>/.releases.json` (see `releases`). A version is
-staged under `<root>/.staging/` (see `staging`), hashed, fsynced and renamed into place
-while the model's lock is held, so a reader never sees half a version and two publishers
-never get the same number. A publisher that dies leaves only its staging dir, which the
-next `Repository(...)` removes once nobody holds its lock. Only publishing creates a model:
-every other write to an unknown model is refused before anything is created. Model dirs,
-version listings and model locks are shared with `staging` and `releases` via `_layout`.
+`model_config`), release groups in `<root>/.releases.json` (see `releases`). The root is a
+directory or an `s3://bucket/prefix` URL; the storage behind it (`_storage`: `_local` or
+`_s3storage`) makes the same guarantees on both: a reader never sees half a version, two
+publishers never get the same number, a publisher that dies leaves no visible version, a
+number is never given twice, and two writers of one document never lose each other's
+change. Only publishing creates a model: every other write to an unknown model is refused
+before anything is created. This module holds the rules that are the same everywhere.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from model_repo._fs import fsync_path, hash_tree, is_recent, remove_quietly, sha256_file
-from model_repo._jsonfile import read_object, write_object
-from model_repo._layout import PROBE_PREFIX, ModelLayout
+from model_repo._fs import hash_tree, sha256_file
+from model_repo._local import TRASH_DIR, LocalStorage
 from model_repo._names import MODEL_NAME_PATTERN, check_model_name, is_version_number
+from model_repo._objects import SCHEME, is_object_url
+from model_repo._storage import ALIASES_FILE, Doc, Snapshot, Storage
 from model_repo.aliases import AliasTarget, check_alias_name
 from model_repo.errors import (
     ArtifactError,
@@ -39,18 +38,8 @@ from model_repo.formats import Predictor, get_format
 from model_repo.manifest import MANIFEST_FILE, Manifest
 from model_repo.model_config import CONFIG_FILE, ModelConfig
 from model_repo.releases import ReleaseStore
-from model_repo.staging import (
-    GRACE_S,
-    STAGING_DIR,
-    Staging,
-    check_version_free,
-    clean_abandoned_boxes,
-    last_given,
-    staging_box,
-)
+from model_repo.staging import STAGING_DIR, Staging, check_version_free
 
-TRASH_DIR = ".trash"
-ALIASES_FILE = "aliases.json"
 DEFAULT_ALIAS = "stable"
 
 __all__ = [
@@ -58,49 +47,80 @@ __all__ = [
     "DEFAULT_ALIAS",
     "MODEL_NAME_PATTERN",
     "STAGING_DIR",
+    "TRASH_DIR",
     "Repository",
     "Staging",
     "check_model_name",
     "default_root",
+    "repo_root",
     "source_digest",
 ]
 
+Root = Path | str  # a directory, or an s3://bucket/prefix URL
 
-def default_root() -> Path:
-    return Path(os.environ.get("MODELPORT_REPO", "models"))
+
+def repo_root(root: Root) -> Root:
+    """`root` as a Repository takes it: an object-store URL stays text (a Path would fold
+    its `//`), anything else is a path."""
+    text = str(root)
+    if is_object_url(text):
+        return text
+    if "://" in text:
+        raise RepositoryError(
+            f"repository root {text!r}: only local directories and {SCHEME}bucket/prefix "
+            "URLs are repositories"
+        )
+    return Path(root)
+
+
+def default_root() -> Root:
+    return repo_root(os.environ.get("MODELPORT_REPO", "models"))
 
 
 class Repository:
-    """A repository rooted at a local directory (created on first write)."""
+    """A repository rooted at a local directory (created on first write) or an S3 URL."""
 
-    def __init__(self, root: Path | str | None = None) -> None:
-        self.root = Path(root) if root is not None else default_root()
-        if self.root.exists() and not self.root.is_dir():
-            raise RepositoryError(f"repository root {self.root} exists and is not a directory")
-        self._layout = ModelLayout(self.root)
-        self.releases = ReleaseStore(self._layout)
-        self._clean_abandoned()
+    def __init__(self, root: Root | None = None) -> None:
+        self.root: Root = repo_root(root) if root is not None else default_root()
+        self.storage = _storage_for(self.root)
+        self.releases = ReleaseStore(self.storage)
+        self.storage.clean_abandoned()
+
+    @property
+    def remote(self) -> bool:
+        """Stored away from this machine: versions are opened from a verified local copy."""
+        return self.storage.remote
+
+    def exists(self) -> bool:
+        """The root is there: the directory exists, or the bucket does."""
+        return self.storage.exists()
+
+    def snapshot(self) -> Snapshot:
+        """One cheap look at an object store's state, for change detection (S3 only)."""
+        look = getattr(self.storage, "snapshot", None)
+        if look is None:
+            raise RepositoryError(f"{self.root} is a directory: watch it with stat() instead")
+        snapshot: Snapshot = look()
+        return snapshot
 
     # ---- reading -------------------------------------------------------------------------
 
     def models(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(
-            p.name for p in self.root.iterdir() if p.is_dir() and MODEL_NAME_PATTERN.match(p.name)
-        )
+        return self.storage.model_names()
 
     def versions(self, name: str) -> list[int]:
-        return self._layout.versions(name)
+        return self.storage.versions(name)
 
     def manifest(self, name: str, version: int) -> Manifest:
-        path = self.version_dir(name, version) / MANIFEST_FILE
-        if not path.is_file():
-            raise self._layout.missing_version(name, version)
-        return Manifest.load(path)
+        return self.storage.manifest(name, version)
 
     def version_dir(self, name: str, version: int) -> Path:
-        return self._layout.model_dir(name) / str(version)
+        """The version's files on this machine (on S3: the local copy, fetched if need be)."""
+        return self.storage.version_dir(name, version)
+
+    def where(self, name: str, version: int) -> str:
+        """Where the version is stored: its directory, or its S3 URL."""
+        return self.storage.where(name, version)
 
     def artifact_path(self, name: str, version: int) -> Path:
         return self.version_dir(name, version) / self.manifest(name, version).artifact
@@ -108,7 +128,7 @@ class Repository:
     def latest(self, name: str) -> int:
         versions = self.versions(name)
         if not versions:
-            raise self._layout.unknown_model(name)
+            raise self.storage.unknown_model(name)
         return versions[-1]
 
     def resolve(self, name: str, ref: str | int | None = None, key: str | None = None) -> int:
@@ -124,7 +144,7 @@ class Repository:
         if isinstance(ref, int) or is_version_number(ref):
             version = int(ref)
             if version not in self.versions(name):
-                raise self._layout.missing_version(name, version)
+                raise self.storage.missing_version(name, version)
             return version
         target = self.aliases(name).get(ref)
         if target is None:
@@ -133,25 +153,21 @@ class Repository:
         return target.pick(key)
 
     def verify(self, name: str, version: int) -> Manifest:
-        """The manifest, after checking every file against the sha256 it records."""
+        """The manifest, after checking every file against the sha256 it records.
+
+        On S3 the files checked are the local copy; one that fails is fetched again and
+        checked once more before the version is refused (the copy may be what changed).
+        """
         manifest = self.manifest(name, version)
-        version_dir = self.version_dir(name, version)
-        try:
-            found = hash_tree(version_dir, exclude=frozenset({MANIFEST_FILE}))
-        except (OSError, ArtifactError) as exc:  # a symlink planted in a published version
-            raise IntegrityError(f"{name} version {version}: {exc}") from exc
-        missing = sorted(set(manifest.files) - set(found))
-        extra = sorted(set(found) - set(manifest.files))
-        changed = sorted(p for p in manifest.files if p in found and found[p] != manifest.files[p])
-        problems = [
-            *(f"{p} is missing" for p in missing),
-            *(f"{p} is not in the manifest" for p in extra),
-            *(f"{p} does not match its sha256" for p in changed),
-        ]
+        problems = self._problems(manifest, self.storage.local_copy(name, manifest))
+        if problems and self.remote:
+            fresh = self.storage.local_copy(name, manifest, fresh=True)
+            problems = self._problems(manifest, fresh)
         if problems:
             raise IntegrityError(
                 f"{name} version {version} was modified after publishing and is refused: "
                 + "; ".join(problems)
+                + ("" if not self.remote else f" (stored at {self.where(name, version)})")
             )
         return manifest
 
@@ -160,7 +176,7 @@ class Repository:
     ) -> tuple[Manifest, Predictor]:
         """Verify a version's files and open it with the runtime of its format."""
         manifest = self.verify(name, version)
-        artifact = self.version_dir(name, version) / manifest.artifact
+        artifact = self.storage.local_copy(name, manifest) / manifest.artifact
         fmt = get_format(manifest.format)
         return manifest, fmt.open(artifact, manifest.signature, options)
 
@@ -170,26 +186,26 @@ class Repository:
     def stage(self, name: str, version: int | None = None) -> Iterator[Staging]:
         """A private directory to build a version in; removed on exit whatever happens.
 
-        `version`: the number to publish it as, refused at once (and again, under the
-        model's lock, at publishing) unless it is above every number the model ever had.
+        `version`: the number to publish it as, refused at once (and again, when it is
+        numbered, at publishing) unless it is above every number the model ever had.
         """
         check_model_name(name)
         if version is not None:
             self.check_version_free(name, version)
-        with staging_box(self._layout.writable_dir(self.root / STAGING_DIR)) as content:
-            yield Staging(self._layout, name, content, version)
+        with self.storage.staging() as content:
+            yield Staging(self.storage, name, content, version)
 
     def check_version_free(self, name: str, version: int) -> None:
         """Conflict unless `version` may still be published (it is above every number the
         model ever had); a check before long work, made again when publishing."""
-        check_version_free(name, version, last_given(self._layout, self._layout.model_dir(name)))
+        check_version_free(name, version, self.storage.last_given(name))
 
     def set_alias(self, name: str, alias: str, target: AliasTarget) -> None:
         check_alias_name(alias)
-        with self._layout.model_lock(name):
+        with self.storage.model_lock(name):
             known = set(self.versions(name))
             if not known:
-                raise self._layout.unknown_model(name)
+                raise self.storage.unknown_model(name)
             unknown = [v for v in target.referenced if v not in known]
             if unknown:
                 raise Conflict(
@@ -197,50 +213,42 @@ class Repository:
                     f"{', '.join(map(str, unknown))}: no such version "
                     f"(versions: {', '.join(map(str, sorted(known)))})"
                 )
-            aliases = self.aliases(name)
+            doc, aliases = self._aliases(name)
             aliases[alias] = target
-            self._write_aliases(name, aliases)
+            self._write_aliases(doc, aliases)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        with self._layout.model_lock(name):
-            aliases = self.aliases(name)
+        with self.storage.model_lock(name):
+            doc, aliases = self._aliases(name)
             if alias not in aliases:
                 raise NotFound(f"model {name!r} has no alias {alias!r}")
             del aliases[alias]
-            self._write_aliases(name, aliases)
+            self._write_aliases(doc, aliases)
 
     def aliases(self, name: str) -> dict[str, AliasTarget]:
-        path = self._layout.model_dir(name) / ALIASES_FILE
-        if not path.is_file():
-            return {}
-        raw = read_object(path, RepositoryError, "alias file")
-        try:
-            return {check_alias_name(a): AliasTarget.from_dict(t) for a, t in raw.items()}
-        except InvalidArgument as exc:
-            raise RepositoryError(f"alias file {path} is corrupt: {exc}") from exc
+        return self._aliases(name)[1]
 
     def config(self, name: str) -> ModelConfig:
         """The model's serving config; the defaults when it has no config.json."""
-        path = self._layout.model_dir(name) / CONFIG_FILE
-        if not path.is_file():
+        doc = self._config_doc(name)
+        if doc.body is None:
             return ModelConfig()
-        raw = read_object(path, RepositoryError, "model config")
         try:
-            return ModelConfig.from_dict(raw)
+            return ModelConfig.from_dict(doc.body)
         except InvalidArgument as exc:
-            raise RepositoryError(f"{path} is not a valid model config: {exc}") from exc
+            raise RepositoryError(f"{doc.where} is not a valid model config: {exc}") from exc
 
     def set_config(self, name: str, config: ModelConfig) -> None:
-        with self._layout.model_lock(name) as model_dir:
+        with self.storage.model_lock(name):
             if not self.versions(name):
-                raise self._layout.unknown_model(name)
-            write_object(model_dir / CONFIG_FILE, config.to_dict())
+                raise self.storage.unknown_model(name)
+            self.storage.write_doc(self._config_doc(name), config.to_dict())
 
     def delete_version(self, name: str, version: int) -> None:
         """Remove a version; refused while an alias or a stored release points at it."""
-        with self._layout.model_lock(name):
+        with self.storage.model_lock(name):
             if version not in self.versions(name):
-                raise self._layout.missing_version(name, version)
+                raise self.storage.missing_version(name, version)
             users = [a for a, t in self.aliases(name).items() if version in t.referenced]
             if users:
                 raise Conflict(
@@ -253,27 +261,49 @@ class Repository:
                     f"{name} version {version} is pinned by release(s) "
                     f"{', '.join(r.name for r in releases)}; change them first"
                 )
-            trash = self._layout.writable_dir(self.root / TRASH_DIR)
-            doomed = trash / f"{name}-{version}-{uuid.uuid4().hex}"
-            self.version_dir(name, version).rename(doomed)
-            fsync_path(self._layout.model_dir(name))
-        shutil.rmtree(doomed, ignore_errors=True)
+            self.storage.remove_version(name, version)
 
     # ---- internals -----------------------------------------------------------------------
 
-    def _write_aliases(self, name: str, aliases: dict[str, AliasTarget]) -> None:
-        body = {a: t.to_dict() for a, t in sorted(aliases.items())}
-        write_object(self._layout.model_dir(name) / ALIASES_FILE, body)
+    def _aliases(self, name: str) -> tuple[Doc, dict[str, AliasTarget]]:
+        doc = self.storage.read_doc(f"{check_model_name(name)}/{ALIASES_FILE}", *_ALIAS_DOC)
+        try:
+            raw = doc.body or {}
+            return doc, {check_alias_name(a): AliasTarget.from_dict(t) for a, t in raw.items()}
+        except InvalidArgument as exc:
+            raise RepositoryError(f"alias file {doc.where} is corrupt: {exc}") from exc
 
-    def _clean_abandoned(self) -> None:
-        """Remove staging dirs of publishers that died, and half-deleted versions."""
-        clean_abandoned_boxes(self.root / STAGING_DIR)
-        trash = self.root / TRASH_DIR
-        if trash.is_dir():
-            for doomed in trash.iterdir():
-                if doomed.name.startswith(PROBE_PREFIX) and is_recent(doomed, GRACE_S):
-                    continue  # a deleting writer's writability probe, not trash
-                remove_quietly(doomed)
+    def _config_doc(self, name: str) -> Doc:
+        key = f"{check_model_name(name)}/{CONFIG_FILE}"
+        return self.storage.read_doc(key, RepositoryError, "model config")
+
+    def _write_aliases(self, doc: Doc, aliases: dict[str, AliasTarget]) -> None:
+        self.storage.write_doc(doc, {a: t.to_dict() for a, t in sorted(aliases.items())})
+
+    def _problems(self, manifest: Manifest, version_dir: Path) -> list[str]:
+        try:
+            found = hash_tree(version_dir, exclude=frozenset({MANIFEST_FILE}))
+        except (OSError, ArtifactError) as exc:  # a symlink planted in a published version
+            raise IntegrityError(f"{manifest.name} version {manifest.version}: {exc}") from exc
+        missing = sorted(set(manifest.files) - set(found))
+        extra = sorted(set(found) - set(manifest.files))
+        changed = sorted(p for p in manifest.files if p in found and found[p] != manifest.files[p])
+        return [
+            *(f"{p} is missing" for p in missing),
+            *(f"{p} is not in the manifest" for p in extra),
+            *(f"{p} does not match its sha256" for p in changed),
+        ]
+
+
+_ALIAS_DOC = (RepositoryError, "alias file")
+
+
+def _storage_for(root: Root) -> Storage:
+    if isinstance(root, str):  # repo_root keeps only object-store URLs as text
+        from model_repo._s3storage import S3Storage
+
+        return S3Storage(root)
+    return LocalStorage(root)
 
 
 def source_digest(path: Path) -> str:

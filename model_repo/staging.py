@@ -19,19 +19,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from model_repo._fs import (
-    acquire_lock,
-    fsync_path,
-    fsync_tree,
-    hash_tree,
-    is_recent,
-    remove_quietly,
-    try_lock,
-    write_atomic,
-)
+from model_repo._fs import acquire_lock, hash_tree, is_recent, remove_quietly, try_lock
 from model_repo._layout import LOCK_FILE as LOCK_FILE  # a box is locked like a model dir
 from model_repo._layout import ModelLayout
 from model_repo._names import is_version_number
+from model_repo._storage import Storage
 from model_repo.errors import Conflict, InvalidArgument, RepositoryError
 from model_repo.manifest import MANIFEST_FILE, Manifest
 
@@ -85,12 +77,11 @@ class Staging:
 
     `version`, when given, is the number it must be published as (a TF Serving or Triton
     version kept on import, an upload naming its version); otherwise it gets the next one.
+    `storage` numbers it and puts it in place: a rename locally, an upload to S3.
     """
 
-    def __init__(
-        self, layout: ModelLayout, name: str, path: Path, version: int | None = None
-    ) -> None:
-        self.layout = layout
+    def __init__(self, storage: Storage, name: str, path: Path, version: int | None = None) -> None:
+        self.storage = storage
         self.name = name
         self.path = path
         self.version = version
@@ -108,21 +99,8 @@ class Staging:
         if not (self.path / draft.artifact).exists():
             raise InvalidArgument(f"artifact {draft.artifact!r} was not written to staging")
         files = self.file_hashes()
-        fsync_tree(self.path)
-        with self.layout.model_lock(self.name, create=True) as model_dir:
-            last = last_given(self.layout, model_dir)
-            version = last + 1 if self.version is None else self.version
-            check_version_free(self.name, version, last)
-            manifest = draft.published(version, files)
-            manifest_path = self.path / MANIFEST_FILE
-            manifest_path.write_text(manifest.to_json(), encoding="utf-8")
-            fsync_path(manifest_path)
-            fsync_path(self.path)
-            self.path.rename(model_dir / str(version))
-            fsync_path(model_dir)
-            write_atomic(model_dir / LAST_VERSION_FILE, str(version).encode())
-        self.published = manifest
-        return manifest
+        self.published = self.storage.publish(self.name, self.path, draft, files, self.version)
+        return self.published
 
 
 def last_given(layout: ModelLayout, model_dir: Path) -> int:

@@ -89,7 +89,7 @@ def convert(
             force=force,
             progress=lambda step: status.update(step),
         )
-    print_conversion(out, manifest, repository.version_dir(name, manifest.version), alias)
+    print_conversion(out, manifest, repository.where(name, manifest.version), alias)
 
 
 @models_app.command("list")
@@ -178,7 +178,7 @@ def models_import(
         published = import_path(repository, path, name, fmt, version)
     for model, manifests in published.items():
         for manifest in manifests:
-            where = repository.version_dir(model, manifest.version)
+            where = repository.where(model, manifest.version)
             out.print(
                 f"published {model} version {manifest.version} ({manifest.format}) at {where}"
             )
@@ -247,13 +247,14 @@ def serve(
     """Serve every model of the repository over the V2 and TF Serving REST APIs."""
     from gateway.config import MIB, ServerConfig, new_token
     from gateway.server import serve as run_server
-    from model_repo.repository import default_root
+    from model_repo.repository import Repository
 
     if workers > 1 and poll_interval <= 0:
         hint = "--workers"
         raise typer.BadParameter("several workers need --poll-interval above 0", param_hint=hint)
-    root = repo or default_root()
-    if not root.exists():
+    repository = Repository(repo)
+    root = repository.root
+    if not repository.exists():
         err.print(
             f"warning: repository {escape(str(root))} does not exist yet; serving no model "
             "until one is published there (check --repo or MODELPORT_REPO)",

@@ -43,9 +43,15 @@ def add_command(app: typer.Typer, reports_errors: Decorator) -> None:
         """Serve the model mounted at --model-dir as --model-name (KServe); any other
         option is one of `modelport serve`'s."""
         from gateway.control.model_mount import mount_model
-        from model_repo.repository import default_root
+        from model_repo.errors import InvalidArgument
+        from model_repo.repository import default_root, repo_root
 
-        root = repo or default_root()
+        root = repo_root(repo) if repo else default_root()
+        if not isinstance(root, Path):  # the mount is linked or imported into a directory
+            raise InvalidArgument(
+                f"--repo {root} is not a directory: modelport kserve places the mounted model "
+                "in a local scratch repository (an emptyDir, say)"
+            )
         mounted = mount_model(root, model_dir, model_name, fmt)
         err.print(mounted.describe(model_dir), highlight=False, soft_wrap=True)
         serve = typer.main.get_command(app)

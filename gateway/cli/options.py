@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,31 +9,32 @@ import typer
 DEFAULT_ROOT = "./models"
 REPO_ENV = "MODELPORT_REPO"
 
+# Text, not a Path: an s3://bucket/prefix URL would lose a slash as a Path.
 RepoOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--repo",
         envvar=REPO_ENV,
         show_default=DEFAULT_ROOT,
-        help="Repository root",
+        help="Repository root: a directory or s3://bucket/prefix",
     ),
 ]
 
 
-def open_repo(root: Path | None, must_exist: bool = True) -> Any:
+def open_repo(root: str | None, must_exist: bool = True) -> Any:
     """The repository at `root` ($MODELPORT_REPO, else ./models, when None).
 
     `must_exist`: the command reads or changes what is stored, so a root that does not exist
-    is a mistake (a typo in --repo, a missing volume) to report, not an empty repository.
-    Publishing creates it.
+    (a directory, or an S3 bucket) is a mistake (a typo in --repo, a missing volume) to
+    report, not an empty repository. Publishing creates a directory (never a bucket).
     """
     from model_repo.errors import RepositoryError
-    from model_repo.repository import Repository, default_root
+    from model_repo.repository import Repository
 
-    path = root if root is not None else default_root()
-    if must_exist and not path.exists():
+    repository = Repository(root)
+    if must_exist and not repository.exists():
         raise RepositoryError(
-            f"repository {path} does not exist; give the right --repo (or set {REPO_ENV}), "
-            "or publish a first model there with modelport convert"
+            f"repository {repository.root} does not exist; give the right --repo (or set "
+            f"{REPO_ENV}), or publish a first model there with modelport convert"
         )
-    return Repository(path)
+    return repository

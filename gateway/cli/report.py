@@ -11,7 +11,7 @@ from rich.table import Table
 from model_repo.manifest import Manifest
 
 
-def print_conversion(console: Console, manifest: Manifest, where: Path, alias: str | None) -> None:
+def print_conversion(console: Console, manifest: Manifest, where: str, alias: str | None) -> None:
     parity = manifest.parity
     verdict = "[green]passed[/]"
     if parity is not None and parity.forced:
@@ -40,7 +40,7 @@ def print_conversion(console: Console, manifest: Manifest, where: Path, alias: s
     console.print(table)
 
 
-def print_models(console: Console, rows: list[dict[str, Any]], root: Path) -> None:
+def print_models(console: Console, rows: list[dict[str, Any]], root: Path | str) -> None:
     if not rows:
         console.print(f"no models in {root}")
         return

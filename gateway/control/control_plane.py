@@ -47,6 +47,7 @@ class ControlPlane:
         self.switch = switch
         self.reloader = reloader
         self._uploads = upload_policy
+        data.catch_up = reloader.catch_up  # a release revision another replica switched to
 
     # ---- life cycle ---------------------------------------------------------------------------
 

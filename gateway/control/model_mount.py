@@ -68,7 +68,7 @@ def mount_model(root: Path, model_dir: Path, name: str, format_name: str | None 
 def _import(repo: Repository, source: Path, name: str, format_name: str | None) -> list[int]:
     """Publish what `source` holds as model `name`; on failure, nothing stays behind."""
     artifact = None if is_version_tree(source) else single_artifact(source, format_name)
-    target = repo.root / name
+    target = Path(repo.root) / name  # a local scratch repository (mount_model's `root`)
     target.mkdir()
     # Written first, so that a container killed mid-import finds its own leftovers next time.
     (target / IMPORT_MARKER).write_text(str(source), encoding="utf-8")

@@ -10,7 +10,8 @@ the `ServingTable` read here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Protocol, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from gateway.errors import GatewayError, InvalidInput, Unavailable, translate
 from gateway.metrics import GatewayMetrics
 from gateway.serving.inference import InferenceRequest, InferenceResult
+from gateway.serving.release_board import RevisionAhead
 from gateway.serving.routing_table import ServingTable
 from gateway.serving.shadow import ShadowRunner
 from gateway.serving.versions import Lease, ServedVersion
@@ -76,6 +78,8 @@ class DataPlane:
         self.server_version = server_version
         self.shadows = ShadowRunner(metrics.registry)
         self.is_ready = False  # set by the control plane once every model had its first sync
+        # Set by the control plane: re-read the releases after the given monotonic time.
+        self.catch_up: Callable[[float], Awaitable[None]] | None = None
 
     # ---- health -------------------------------------------------------------------------------
 
@@ -120,6 +124,17 @@ class DataPlane:
             self.metrics.rejected(name if self.table.routing(name) else "", exc.status)
             raise
 
+    async def _lease(self, name: str, ref: str | None, hints: RouteHints) -> Lease:
+        """`lease`, after re-reading the releases once when the request names a revision newer
+        than any this server has seen (another replica switched first)."""
+        if hints.revision is not None and self.catch_up is not None:
+            asked = time.monotonic()
+            try:
+                return self.table.lease(name, ref, hints.key, hints.release, hints.revision)
+            except RevisionAhead:
+                await self.catch_up(asked)
+        return self.lease(name, ref, hints)
+
     async def infer_request(
         self,
         name: str,
@@ -136,7 +151,7 @@ class DataPlane:
         The body is decoded under the lease, so a malformed one counts as a failure of the
         version it was sent to.
         """
-        lease = self.lease(name, ref, hints)
+        lease = await self._lease(name, ref, hints)
         with lease as served:
             try:
                 decoded = decode(body, meta)

@@ -11,6 +11,11 @@ request sending that header back is served at exactly that revision: the current
 replaced one for `grace` seconds after the switch (its versions stay loaded that long).
 After that it is refused with 409, never served from another revision, so a client that
 pins the revision of its first call never mixes versions across its calls.
+
+With several gateways on one repository, a client's first call may reach a replica that
+switched already and its next one a replica that has not polled yet. A revision above every
+revision the board knows is `RevisionAhead`: the data plane has the repository's releases
+re-read, then asks again, and refuses only if the revision still is not there.
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from gateway.errors import Conflict, InvalidInput, NotFound, Unavailable
 from model_repo.releases import Release
 
 RevisionKey = tuple[str, int]  # (release, revision)
+
+
+class RevisionAhead(Conflict):
+    """A revision newer than any this board knows: the repository may hold it already."""
 
 
 class ReleaseBoard:
@@ -42,7 +51,11 @@ class ReleaseBoard:
             if release is None or release.revision != pinned:
                 release = self.replaced.get((name, pinned))
             if release is None:
-                raise self._gone(name, pinned)
+                raise (
+                    self._ahead(name, pinned)
+                    if pinned > self.newest()
+                    else self._gone(name, pinned)
+                )
         elif release is None:
             raise self._unknown(name)
         version = release.version_of(model)
@@ -74,6 +87,19 @@ class ReleaseBoard:
         models = {m for k in doomed if (r := self.replaced.get(k)) for m, _ in r.pinned}
         self.replaced = {k: r for k, r in self.replaced.items() if k not in doomed}
         return models
+
+    def newest(self) -> int:
+        """The highest revision served, replaced or being loaded (revisions only grow)."""
+        releases = [*self.current.values(), *self.replaced.values(), *self.incoming.values()]
+        return max((r.revision for r in releases), default=0)
+
+    def _ahead(self, name: str, pinned: int) -> RevisionAhead:
+        current = self.current.get(name)
+        now = f"it is at revision {current.revision}" if current else "no such release is stored"
+        return RevisionAhead(
+            f"release {name!r} has no revision {pinned} ({now}, after reading the repository "
+            "again). Start over without X-Modelport-Release-Revision to get the current revision"
+        )
 
     def _gone(self, name: str, pinned: int) -> Conflict:
         current = self.current.get(name)

@@ -3,9 +3,9 @@ it, the builder's arguments, and a local Ray instance (`serve run`, the document
 running 2 replicas on one shared repository while a new version is published under load:
 no request fails, and every answer names its version and the replica that gave it.
 
-The repository is a fixture parametrised by kind: a local directory both replicas see now;
-an S3 bucket (`--repo s3://...`) once modelport has that backend, as another param that
-yields its URI and a publisher (see `SharedRepo`).
+The repository is a fixture parametrised by kind: a local directory both replicas see, and
+a bucket on moto's S3 server (`s3://...`, tests/s3.py), each with its URI and a publisher
+(see `SharedRepo`).
 """
 
 from __future__ import annotations
@@ -43,12 +43,18 @@ class SharedRepo:
 
     uri: str
     publish: Callable[[str, float], Manifest]
+    env: dict[str, str]  # what the replicas need to reach it
 
 
-@pytest.fixture(params=["local-dir"])
+@pytest.fixture(params=["local-dir", "s3"])
 def shared_repo(request: pytest.FixtureRequest, tmp_path: Path) -> SharedRepo:
+    if request.param == "s3":
+        root = request.getfixturevalue("s3_root")  # AWS_* set for this process and its children
+        repo = Repository(root)
+        env = {"MODELPORT_CACHE_DIR": str(tmp_path / "replica-cache")}  # the replicas' copies
+        return SharedRepo(root, lambda name, offset: publish_tiny(repo, name, offset), env)
     repo = Repository(tmp_path / "shared-repo")
-    return SharedRepo(str(repo.root), lambda name, offset: publish_tiny(repo, name, offset))
+    return SharedRepo(str(repo.root), lambda name, offset: publish_tiny(repo, name, offset), {})
 
 
 def shipped() -> dict[str, Any]:
@@ -126,7 +132,8 @@ def local_config(repo_uri: str, port: int) -> dict[str, Any]:
 def test_two_replicas_roll_a_version_under_load(tmp_path: Path, shared_repo: SharedRepo) -> None:
     shared_repo.publish("roll", OFFSETS["1"])
     config = local_config(shared_repo.uri, free_port())
-    with serve_run(config, tmp_path, {"MODELPORT_ADMIN_TOKEN": "ray-admin"}, 2) as url:
+    env = {"MODELPORT_ADMIN_TOKEN": "ray-admin", **shared_repo.env}
+    with serve_run(config, tmp_path, env, 2) as url:
         body = v2_body(1)
         with Clients(url, 4, lambda http: [post(http, "/v2/models/roll/infer", body)]) as load:
             began = time.monotonic()

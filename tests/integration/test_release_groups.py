@@ -74,9 +74,10 @@ def test_no_pipeline_mixes_versions_while_the_release_switches(
     # Within the grace period a replaced revision still serves the calls that pin it ...
     stale = post(admin, "/v2/models/rank/infer", v2_body(1), {**RELEASE, PIN: "3"})
     assert (stale.status, stale.version, stale.headers[REVISION]) == (200, "3", "3")
-    # ... and a revision that is not served is refused, never answered from another.
+    # ... and a revision that is not served is refused, never answered from another (one
+    # newer than any served is looked for in the repository first: another replica's?).
     gone = post(admin, "/v2/models/rank/infer", v2_body(1), {**RELEASE, PIN: "99"})
-    assert gone.status == 409 and "revision 99 is no longer served" in gone.text
+    assert gone.status == 409 and "has no revision 99 (it is at revision 4" in gone.text
 
     calls = [c for p in pinned.calls + unpinned.calls for c in (p.embed, p.rank)]
     failed = [c for c in calls if c.status != 200]

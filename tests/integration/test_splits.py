@@ -281,7 +281,7 @@ BAD_INFERENCE = [
     (
         {"X-Modelport-Release": "none", "X-Modelport-Release-Revision": "3"},
         409,
-        "revision 3 is no longer served",
+        "release 'none' has no revision 3 (no such release is stored",
     ),
 ]
 

@@ -7,8 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+from model_repo.aliases import AliasTarget
+from model_repo.manifest import Manifest, Provenance
 from model_repo.repository import Repository
-from tests.artifacts import publish_tiny
+from tests.artifacts import publish_tiny, write_tiny_onnx
 
 
 def publish_many(
@@ -38,9 +40,35 @@ def write_forever(root: str, name: str, ready_file: str) -> None:
             time.sleep(0.001)
 
 
+def publish_big(root: str, name: str, megabytes: str) -> None:
+    """Publish one version whose files take a while to upload (to be killed meanwhile)."""
+    repo = Repository(root)
+    with repo.stage(name) as staging:
+        signature = write_tiny_onnx(staging.path / "model.onnx")
+        with (staging.path / "weights.bin").open("wb") as handle:
+            for _ in range(int(megabytes)):
+                handle.write(os.urandom(1 << 20))
+        draft = Manifest(name, "onnx", "model.onnx", signature, Provenance(framework="onnx"))
+        staging.publish(draft)
+
+
+def set_aliases(root: str, name: str, prefix: str, count: str, go_file: str) -> None:
+    """Point `count` aliases `<prefix>0`, `<prefix>1` ... at version 1, once `go_file` exists."""
+    repo = Repository(root)
+    Path(f"{go_file}.{os.getpid()}").touch()
+    while not Path(go_file).exists():
+        time.sleep(0.001)
+    for i in range(int(count)):
+        repo.set_alias(name, f"{prefix}{i}", AliasTarget(version=1))
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "many":
         publish_many(args[0], args[1], int(args[2]), *map(float, args[3:4]), *args[4:])
+    elif mode == "big":
+        publish_big(*args)
+    elif mode == "aliases":
+        set_aliases(*args)
     else:
         write_forever(*args)
