@@ -19,9 +19,10 @@ from tests.integration.servers import MODELPORT, ROOT, free_port, running_server
 pytestmark = pytest.mark.xdist_group("gateway-serve-start")
 
 
-def _serve(repo: Path, port: int, *args: str) -> subprocess.Popen[str]:
+def _serve(repo: Path, port: int, *args: str, grpc_port: int = 0) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
     command = [*MODELPORT, "serve", "--repo", str(repo), "--port", str(port), *args]
+    command += ["--grpc-port", str(grpc_port)]
     command += ["--admin-token", "t"]
     return subprocess.Popen(
         command,
