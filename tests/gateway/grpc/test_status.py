@@ -27,7 +27,9 @@ Code = grpc.StatusCode
         (errors.InternalError, Code.INTERNAL, Code.INTERNAL),
     ],
 )
-def test_each_error_has_its_code(error: type[errors.GatewayError], v2: Code, tf_serving: Code) -> None:
+def test_each_error_has_its_code(
+    error: type[errors.GatewayError], v2: Code, tf_serving: Code
+) -> None:
     assert status_code(error("why")) == v2
     assert status_code(error("why"), tf_serving=True) == tf_serving
 

@@ -16,7 +16,8 @@ from tests.integration.models import ONNX_TYPES, sample_of
 pytestmark = [
     pytest.mark.tensorflow,
     pytest.mark.skipif(
-        importlib.util.find_spec("tensorflow_serving") is None, reason="needs tensorflow-serving-api"
+        importlib.util.find_spec("tensorflow_serving") is None,
+        reason="needs tensorflow-serving-api",
     ),
 ]
 DATATYPES = list(ONNX_TYPES)
