@@ -1,7 +1,7 @@
 """TF Serving's gRPC messages to the DataPlane's requests, and its results back.
 
-`model_spec` names the model, at most one of `version` (a number) and `version_label` (an
-alias), and a `signature_name` (`serving_default` when empty). Predict's `inputs` are
+`model_spec` names the model, a `version` (a number) or a `version_label` (an alias, never
+a number, as in TF Serving), and a `signature_name` (`serving_default` when empty). Predict's `inputs` are
 TensorProtos (gateway.grpc.tf_tensors), `output_filter` chooses outputs; classify and
 regress take tf.Examples (an ExampleList, or an ExampleListWithContext whose context goes
 into every example), run by the same `ServedSignature` as TF Serving's REST API. Every
@@ -42,13 +42,11 @@ class TFRequest:
 
 
 def target(spec: Any) -> Target:
-    """What a ModelSpec names; both a version and a label is an error, as in TF Serving."""
+    """What a ModelSpec names (`version` and `version_label` are a oneof there)."""
     if not spec.name:
         raise InvalidInput("model_spec.name is empty; name the model")
     label = spec.version_label or None
     if spec.HasField("version"):
-        if label is not None:
-            raise InvalidInput("model_spec names both a version and a version_label; give one")
         if spec.version.value < 0:
             raise InvalidInput(f"model_spec.version {spec.version.value} is negative")
         return Target(spec.name, str(spec.version.value), spec.signature_name or DEFAULT_SIGNATURE)
