@@ -1,11 +1,12 @@
 """TF Serving's gRPC messages to the DataPlane's requests, and its results back.
 
 `model_spec` names the model, a `version` (a number) or a `version_label` (an alias, never
-a number, as in TF Serving), and a `signature_name` (`serving_default` when empty). Predict's `inputs` are
-TensorProtos (gateway.grpc.tf_tensors), `output_filter` chooses outputs; classify and
-regress take tf.Examples (an ExampleList, or an ExampleListWithContext whose context goes
-into every example), run by the same `ServedSignature` as TF Serving's REST API. Every
-response's `model_spec` names the version that served it.
+a number, as in TF Serving), and a `signature_name` (`serving_default` when empty).
+Predict's `inputs` are TensorProtos (gateway.grpc.tf_tensors) and `output_filter` chooses
+outputs; classify and regress take tf.Examples (an ExampleList, or an
+ExampleListWithContext whose context goes into every example), run by the same
+`ServedSignature` as TF Serving's REST API. Every response's `model_spec` names the version
+that served it.
 """
 
 from __future__ import annotations
