@@ -1,6 +1,8 @@
 # modelport gateway image: Python 3.11 slim + a Java 17 runtime (PMML needs Java 11+), non-root.
 # Build: docker build -t modelport .
-# Run:   docker run -p 8000:8000 -v modelport-models:/models -e MODELPORT_ADMIN_TOKEN=... modelport
+# Run:   docker run -p 8000:8000 -p 8001:8001 -v modelport-models:/models \
+#            -e MODELPORT_ADMIN_TOKEN=... modelport
+# 8000: REST (V2 and TF Serving's); 8001: gRPC (KServe V2's and TF Serving's services).
 # A bind mount (-v $PWD/models:/models) keeps the host directory's owner: make it writable by
 # uid 10001 (the image's user), or run with --user "$(id -u):$(id -g)".
 FROM python:3.11-slim-bookworm
@@ -33,6 +35,10 @@ RUN mkdir model_repo converters gateway \
     && pip install --extra-index-url https://download.pytorch.org/whl/cpu \
         -c constraints.txt ".[all]" \
     && pip uninstall -y modelport
+# TF Serving's gRPC protos, in a step of their own: --no-deps because tensorflow-serving-api
+# declares the full `tensorflow`, which pip would install beside tensorflow-cpu; what it
+# imports (grpcio, protobuf, TensorFlow's protos) is installed above.
+RUN pip install --no-deps -c constraints.txt tensorflow-serving-api
 
 COPY model_repo ./model_repo
 COPY converters ./converters
@@ -47,10 +53,12 @@ RUN mkdir -p /models && chown modelport:modelport /models
 # (deploy/kubernetes, deploy/kserve run it as 10001 too).
 USER 10001:10001
 VOLUME ["/models"]
-# 8000: `modelport serve`'s port here; 8080: the port deploy/ (KServe, Kubernetes) serves on.
-EXPOSE 8000 8080
+# 8000: `modelport serve`'s REST port here, 8001 its gRPC port; 8080: the port deploy/ (KServe,
+# Kubernetes) serves on.
+EXPOSE 8000 8001 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/v2/health/ready').status != 200)"
 # Inside a container the port must be reachable from outside it, hence 0.0.0.0;
 # the admin token comes from MODELPORT_ADMIN_TOKEN.
-CMD ["modelport", "serve", "--repo", "/models", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["modelport", "serve", "--repo", "/models", "--host", "0.0.0.0", "--port", "8000", \
+     "--grpc-port", "8001"]

@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
+# tensorflow-serving-api (TF Serving's gRPC protos) is installed in a step of its own with
+# --no-deps: it declares the full `tensorflow`, which pip would install beside tensorflow-cpu
+# (a second TensorFlow); what it really imports (grpcio, protobuf, TensorFlow's own protos)
+# the first step installs.
 .PHONY: install demo convert-demo serve test lint typecheck clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -16,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "installing the pinned dependencies into $(VENV) (a few minutes the first time)"
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --progress-bar on -c constraints.txt -e ".[all,dev]"
+	$(BIN)/python -m pip install --no-deps -c constraints.txt tensorflow-serving-api
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

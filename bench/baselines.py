@@ -1,4 +1,5 @@
-"""The HTTP baselines: the raw ASGI floor and MLServer, each in its own subprocess."""
+"""The baselines: the raw ASGI floor and MLServer (REST, and MLServer's gRPC port), each in
+its own subprocess."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from bench import mlserver_env
 from bench.context import INFER, T1_CONNECTIONS, T3_CONNECTIONS, T4_CONNECTIONS, Context
+from bench.grpc_runs import GRPC_CONNECTIONS, GrpcLoad, measure_grpc, write_request
 from bench.load import Figures, Load, failed, measure
 from bench.raw_asgi import MODEL_ENV
 from bench.servers import ServerFailed, free_port, free_ports, serving, uvicorn_command
@@ -87,11 +89,20 @@ def _mlserver_runs(
     }
     figures = {}
     command = mlserver_env.command(env, folder)
+    request = write_request(ctx.workdir, mlserver_env.MODEL_NAME)
+    grpc_how = f"MLServer {env.version} {_describe(settings)}, iris 1 row, V2 ModelInfer raw"
+    grpc_loads = {
+        f"{name}.grpc.t1": GrpcLoad(GRPC_CONNECTIONS),
+        f"{name}.grpc.t2": GrpcLoad(1, "p50"),
+    }
     with serving(name, command, http, ready, ctx.workdir / f"{name}.log") as server:
         figures[f"{name}.ready"] = {"value": server.ready_seconds, "unit": "s", "how": how}
         for key, load in loads.items():
             print(f"  {key}: {how}, {load.connections} conn", flush=True)
             figures[key] = measure(server, load, ctx.seconds, ctx.repeat, how)
+        for key, grpc_load in grpc_loads.items():
+            print(f"  {key}: {grpc_how}, {grpc_load.connections} conn", flush=True)
+            figures[key] = measure_grpc(grpc, request, grpc_load, ctx.seconds, ctx.repeat, grpc_how)
     return figures
 
 

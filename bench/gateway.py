@@ -66,11 +66,17 @@ def serve_available() -> bool:
     return serve_help() is not None
 
 
-def serve_command(repo: Path, port: int) -> list[str]:
-    """`modelport serve` on `repo`; `--workers 1` once the CLI has that option."""
+def grpc_available() -> bool:
+    return "--grpc-port" in (serve_help() or "")
+
+
+def serve_command(repo: Path, port: int, grpc_port: int = 0) -> list[str]:
+    """`modelport serve` on `repo`; `--workers 1` once the CLI has that option, and gRPC on
+    `grpc_port` (0: off) once it has `--grpc-port`."""
     command = [modelport_executable(), "serve", "--repo", str(repo), "--host", HOST]
     workers = ["--workers", "1"] if "--workers" in (serve_help() or "") else []
-    return [*command, "--port", str(port), "--admin-token", ADMIN_TOKEN, *workers]
+    grpc = ["--grpc-port", str(grpc_port)] if grpc_available() else []
+    return [*command, "--port", str(port), "--admin-token", ADMIN_TOKEN, *workers, *grpc]
 
 
 def enable_batching(base_url: str, repo: Path, model: str, settings: BatchingSettings) -> bool:

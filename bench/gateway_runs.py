@@ -1,4 +1,5 @@
-"""The gateway under the same loads as its baselines (T1-T5), and its start-up (T6)."""
+"""The gateway under the same loads as its baselines (T1-T5), over gRPC (G1-G2), and its
+start-up (T6, with gRPC on: the TF Serving protos must not bring TensorFlow in)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ from bench.context import (
     T5_CONNECTIONS,
     Context,
 )
-from bench.gateway import BATCHING, READY_PATH, enable_batching, serve_available, serve_command
+from bench.gateway import (
+    BATCHING,
+    READY_PATH,
+    enable_batching,
+    grpc_available,
+    serve_available,
+    serve_command,
+)
+from bench.grpc_runs import GRPC_CONNECTIONS, GrpcLoad, measure_grpc, write_request
 from bench.load import Figures, Load, failed, measure, not_available, probe
-from bench.servers import Server, ServerFailed, free_port, process_tree, serving
+from bench.servers import Server, ServerFailed, free_ports, process_tree, serving
 
 # Shared-library names that show a heavy runtime was started in a process.
 HEAVY = {"java": "libjvm", "tensorflow": "tensorflow", "torch": "libtorch"}
@@ -48,16 +57,28 @@ def gateway(ctx: Context) -> Figures:
     if not serve_available():
         reason = "`modelport serve` is not available in this checkout"
         print(f"  gateway: {reason}; its rows are not available", flush=True)
-        keys = [*_loads(ctx), "gateway.t4.on", "gateway.t6.startup", "gateway.t6.heavy"]
+        keys = [
+            *_loads(ctx),
+            "gateway.t4.on",
+            *GRPC_LOADS,
+            "gateway.t6.startup",
+            "gateway.t6.heavy",
+        ]
         return {k: not_available("", "gateway", reason) for k in keys}
     figures = _serve_runs(ctx)
     figures.update(startup(ctx))
     return figures
 
 
+GRPC_LOADS = {
+    "gateway.grpc.t1": GrpcLoad(GRPC_CONNECTIONS),
+    "gateway.grpc.t2": GrpcLoad(1, "p50"),
+}
+
+
 def _serve_runs(ctx: Context) -> Figures:
-    port = free_port()
-    command = serve_command(ctx.prepared.repo, port)
+    port, grpc_port = free_ports(2)
+    command = serve_command(ctx.prepared.repo, port, grpc_port)
     figures: Figures = {}
     try:
         with serving("gateway", command, port, READY_PATH, ctx.workdir / "gateway.log") as s:
@@ -65,11 +86,24 @@ def _serve_runs(ctx: Context) -> Figures:
             for key, (load, how) in _loads(ctx).items():
                 print(f"  {key}: {how}, {load.connections} conn", flush=True)
                 figures[key] = measure(s, load, ctx.seconds, ctx.repeat, how)
+            figures.update(_grpc(ctx, grpc_port))
             figures["gateway.t4.on"] = _batched(ctx, s)
     except ServerFailed as exc:
         figures["gateway.ready"] = failed("s", "modelport serve", str(exc))
         for key, (load, how) in _loads(ctx).items():
             figures.setdefault(key, failed(load.unit, how, "the gateway did not start or died"))
+    return figures
+
+
+def _grpc(ctx: Context, grpc_port: int) -> Figures:
+    how = "iris 1 row, V2 ModelInfer raw contents"
+    if not grpc_available():
+        return {k: not_available(g.unit, how, "no --grpc-port") for k, g in GRPC_LOADS.items()}
+    request = write_request(ctx.workdir, "iris")
+    figures = {}
+    for key, load in GRPC_LOADS.items():
+        print(f"  {key}: {how}, {load.connections} conn", flush=True)
+        figures[key] = measure_grpc(grpc_port, request, load, ctx.seconds, ctx.repeat, how)
     return figures
 
 
@@ -87,8 +121,8 @@ def startup(ctx: Context) -> Figures:
     """T6: spawn to ready on the ONNX-only repository, and which runtimes got loaded."""
     times, heavy = [], set()
     for attempt in range(STARTS):
-        port = free_port()
-        command = serve_command(ctx.prepared.onnx_repo, port)
+        port, grpc_port = free_ports(2)
+        command = serve_command(ctx.prepared.onnx_repo, port, grpc_port)
         log = ctx.workdir / f"gateway-start-{attempt}.log"
         try:
             with serving("gateway", command, port, READY_PATH, log, timeout=60) as server:
@@ -97,7 +131,7 @@ def startup(ctx: Context) -> Figures:
                 heavy |= heavy_runtimes(server.process.pid)
         except ServerFailed as exc:
             return {"gateway.t6.startup": failed("s", "ONNX-only repo", str(exc))}
-    how = f"spawn to ready, ONNX-only repo, median of {STARTS}"
+    how = f"spawn to ready, ONNX-only repo, gRPC on, median of {STARTS}"
     return {
         "gateway.t6.startup": {"value": statistics.median(times), "unit": "s", "how": how,
                                "repeats": [round(t, 3) for t in times]},

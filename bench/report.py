@@ -60,6 +60,12 @@ def best_mlserver(figures: Figures) -> str:
     return max(keys, key=lambda k: _value(figures, k) or 0.0) if keys else "mlserver.t1"
 
 
+def best_mlserver_grpc(figures: Figures) -> str:
+    """The stronger MLServer configuration over gRPC (higher req/s), the G1 baseline."""
+    keys = [k for k in ("mlserver.grpc.t1", "mlserver-lean.grpc.t1") if _value(figures, k)]
+    return max(keys, key=lambda k: _value(figures, k) or 0.0) if keys else "mlserver.grpc.t1"
+
+
 def t4_latency(figures: Figures) -> Row:
     p99 = _value(figures, "gateway.t4.on")
     batch_ms = _value(figures, "inprocess.onnx.mlp_batch")
@@ -104,19 +110,42 @@ RATIOS = [
     ("T5a", "PMML vs in-process evaluate", "gateway.t5.pmml", "inprocess.pmml.single", ">= 0.5"),
     ("T5b", "SavedModel vs in-process function", "gateway.t5.savedmodel", "inprocess.tf.single",
      ">= 0.5"),
+    ("G1", "gRPC 1 row 32 conn vs MLServer gRPC", "gateway.grpc.t1", "MLSERVER_GRPC", ""),
+    ("G2", "gRPC p50 at 1 conn vs MLServer gRPC", "gateway.grpc.t2", "MLSERVER_GRPC_P50", ""),
+    ("G3", "gRPC vs REST, 1 row 32 conn (other clients)", "gateway.grpc.t1", "gateway.t1", ""),
     ("ref", "floor vs MLServer (headroom)", "floor.t1", "MLSERVER", ""),
     ("ref", "floor binary rows/s vs in-process", "floor.t3", "inprocess.onnx.batch", ""),
 ]  # fmt: skip
 
 
-ORDER = ["T1a", "T1b", "T2", "T3", "T4a", "T4b", "T5a", "T5b", "T6a", "T6b", "ref"]
+ORDER = [
+    "T1a",
+    "T1b",
+    "T2",
+    "T3",
+    "T4a",
+    "T4b",
+    "T5a",
+    "T5b",
+    "T6a",
+    "T6b",
+    "G1",
+    "G2",
+    "G3",
+    "ref",
+]
 
 
 def targets(figures: Figures) -> list[Row]:
-    mlserver = best_mlserver(figures)
+    mlserver, grpc = best_mlserver(figures), best_mlserver_grpc(figures)
+    baselines = {
+        "MLSERVER": mlserver,
+        "MLSERVER_GRPC": grpc,
+        "MLSERVER_GRPC_P50": grpc.replace(".t1", ".t2"),
+    }
     rows = []
     for tid, what, num, den, target in RATIOS:
-        den = mlserver if den == "MLSERVER" else den
+        den = baselines.get(den, den)
         rows.append(ratio(figures, tid, what, num, den, target))
     rows += [t4_latency(figures), *t6_rows(figures)]
     return sorted(rows, key=lambda row: ORDER.index(row["id"]))

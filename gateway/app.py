@@ -1,4 +1,5 @@
-"""Build the ASGI app: repository, manager, data plane, REST routers, limits, errors."""
+"""Build the ASGI app: repository, manager, data plane, REST routers, limits, errors; and
+the gRPC front end beside it, on the same planes, started and stopped by its lifespan."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
@@ -38,19 +40,28 @@ from gateway.serving.routing_table import ServingTable
 from model_repo.errors import ModelportError
 
 log = logging.getLogger("modelport.gateway")
+GRPC_GRACE = 5.0  # seconds calls in flight get to finish when the server stops
 
 
-def create_app(config: ServerConfig) -> FastLane:
-    """The ASGI app to serve; its FastAPI part (OpenAPI, every endpoint) is `.api`."""
+def create_app(config: ServerConfig, shared_ports: bool = False) -> FastLane:
+    """The ASGI app to serve; its FastAPI part (OpenAPI, every endpoint) is `.api`.
+
+    With `config.grpc_port` the lifespan runs the gRPC front end too, bound before the
+    first load; `shared_ports`: a worker process, whose gRPC port the others share.
+    """
     configure_logging()
     plane, control, pools = build_planes(config)
+    auth = Auth(config.admin_token, config.inference_token)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await control.start()
+        grpc_server = await _start_grpc(config, plane, control, auth, shared_ports)
         try:
+            await control.start()
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(GRPC_GRACE)
             await control.stop()
             for pool in pools:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -62,7 +73,6 @@ def create_app(config: ServerConfig) -> FastLane:
         lifespan=lifespan,
         redoc_url=None,
     )
-    auth = Auth(config.admin_token, config.inference_token)
     v2 = V2Endpoints(plane, auth, config.max_body_bytes)
     tfserving = TFServingEndpoints(plane, control, auth, config.max_body_bytes)
     api.include_router(v2.router())
@@ -103,6 +113,18 @@ def build_planes(
     upload_policy = UploadPolicy(config.allow_pickle, archive_limits(config))
     control = ControlPlane(plane, manager, switch, reloader, upload_policy)
     return plane, control, (inference_pool, admin_pool)
+
+
+async def _start_grpc(
+    config: ServerConfig, plane: DataPlane, control: ControlPlane, auth: Auth, shared: bool
+) -> Any:
+    """The started gRPC server, or None when gRPC is off (imported only when it is on)."""
+    if not config.grpc_port:
+        return None
+    from gateway.grpc.server import start_grpc
+
+    address = config.grpc_address
+    return await start_grpc(plane, control, auth, address, config.max_body_bytes, shared)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

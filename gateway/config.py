@@ -20,6 +20,7 @@ class ServerConfig:
     inference_token: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    grpc_port: int = 0  # the gRPC front end's port; 0: none (`modelport serve` asks for 8001)
     allow_pickle: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_MIB * MIB
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MIB * MIB
@@ -28,6 +29,12 @@ class ServerConfig:
     drain_timeout: float = 30.0  # seconds an unload waits for in-flight requests
     poll_interval: float = 1.0  # seconds between looks for repository changes; 0: never
     release_grace: float = 10.0  # seconds a replaced release revision still serves pinned calls
+
+    @property
+    def grpc_address(self) -> str:
+        """host:grpc_port as gRPC takes it (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.grpc_port}"
 
 
 def archive_limits(config: ServerConfig) -> ArchiveLimits:

@@ -1,7 +1,8 @@
 """The gateway's errors, and the one place other errors become them.
 
 Every error a client can cause is a `GatewayError` carrying its HTTP status; REST (V2 and TF
-Serving) renders it as `{"error": "<message>"}`. Errors from `model_repo` and `converters`
+Serving) renders it as `{"error": "<message>"}`; gRPC maps the status to a status code
+(gateway.grpc.status). Errors from `model_repo` and `converters`
 are translated by `translate`, so no handler maps exceptions on its own. `PortUnavailable`
 is not a client's error but the server's own at start (the CLI's exit code 17).
 
@@ -16,7 +17,8 @@ is not a client's error but the server's own at start (the CLI's exit code 17).
     ├── UnsupportedMediaType         415   an upload modelport cannot store or convert
     ├── Unprocessable                422   an upload that does not open, fails conversion/parity
     ├── Unavailable                  503   a version that failed to load, a missing runtime, a
-    │                                      corrupt aliases.json / config.json / .releases.json
+    │   │                                  corrupt aliases.json / config.json / .releases.json
+    │   └── Overloaded               503   a full batching queue (gRPC: RESOURCE_EXHAUSTED)
     └── InternalError                500   a bug: logged with its traceback
 """
 
@@ -84,6 +86,11 @@ class Unprocessable(GatewayError):
 
 class Unavailable(GatewayError):
     status = 503
+
+
+class Overloaded(Unavailable):
+    """The server is at a limit of its own (a full batching queue): 503 over HTTP, gRPC's
+    RESOURCE_EXHAUSTED; retrying later may succeed."""
 
 
 class InternalError(GatewayError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from enum import Enum
+from time import time
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -74,18 +75,24 @@ class BatchedRuntimes(Protocol):
 class VersionStats:
     """The counts of one model version (or of a model's requests that found no version)."""
 
-    __slots__ = ("buckets", "failures", "requests", "seconds")
+    __slots__ = ("buckets", "failures", "last", "requests", "seconds")
 
     def __init__(self) -> None:
         self.requests = 0
         self.failures: dict[int, int] = {}  # HTTP status -> count
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
         self.seconds = 0.0
+        self.last = 0.0  # when the last successful request ended (Unix time; 0: never)
 
     def observe(self, seconds: float) -> None:
         self.requests += 1
         self.seconds += seconds
         self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.last = time()
+
+    @property
+    def succeeded(self) -> int:
+        return self.requests - sum(self.failures.values())
 
     def failed(self, status: int) -> None:
         self.requests += 1
@@ -101,6 +108,18 @@ class GatewayMetrics:
     def version_stats(self, model: str, version: int) -> VersionStats:
         """The stats of a version; a version loaded again keeps counting where it was."""
         return self._stats.setdefault((model, str(version)), VersionStats())
+
+    def counted(self, model: str) -> dict[int, VersionStats]:
+        """The stats of every version of `model` that has any, by version (read only: no
+        series is created)."""
+        return {
+            int(version): stats
+            for (name, version), stats in list(self._stats.items())
+            if name == model and version
+        }
+
+    def models_counted(self) -> list[str]:
+        return sorted({name for name, version in self._stats if name and version})
 
     def rejected(self, model: str, status: int) -> None:
         """A request refused before a version was chosen (unknown model or version ...)."""

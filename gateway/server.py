@@ -11,6 +11,14 @@ from the ServerConfig the parent passes through the environment, so all of them 
 admin token, generated once by the parent. A write made through one worker (an upload, an
 alias, a config) goes to the repository on disk; the others pick it up at their next
 repository poll, so multi-worker serving needs a poll interval above 0.
+
+gRPC (`grpc_port` above 0) runs in the same process and event loop as uvicorn: the app's
+lifespan binds and starts the gRPC server before the first load and stops it before the
+models close (gateway.app), so both front ends share one DataPlane, its leases and its
+metrics. A busy gRPC port is refused here first, like the HTTP one (exit code 17), with a
+probe bound and closed at once. With several workers each worker runs its own gRPC server
+on the port with SO_REUSEPORT, so the kernel spreads gRPC connections (not calls: HTTP/2
+connections are long-lived) over the workers as it spreads HTTP connections.
 """
 
 from __future__ import annotations
@@ -50,6 +58,9 @@ def serve(config: ServerConfig, announce: Callable[[str], None] = print, workers
         announce(f"warning: listening on {config.host}, reachable beyond this machine")
     where = f"{config.repo_root} on http://{config.host}:{config.port}"
     sock = bind(config.host, config.port)
+    if config.grpc_port:
+        where += f" (gRPC on {config.grpc_address})"
+        bind(config.host, config.grpc_port, "--grpc-port").close()  # refused now if in use
     if workers == 1:
         from gateway.app import create_app
 
@@ -67,8 +78,9 @@ def serve(config: ServerConfig, announce: Callable[[str], None] = print, workers
     Multiprocess(settings, sockets=[sock]).run()
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port, or PortUnavailable saying why it cannot be."""
+def bind(host: str, port: int, option: str = "--port") -> socket.socket:
+    """A TCP socket bound to host:port, or PortUnavailable saying why it cannot be (and
+    which `option` chooses another)."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except socket.gaierror as exc:
@@ -79,19 +91,22 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise PortUnavailable(_bind_refusal(host, port, exc)) from None
+        raise PortUnavailable(_bind_refusal(host, port, exc, option)) from None
     sock.set_inheritable(True)  # the worker processes accept on it
     return sock
 
 
-def _bind_refusal(host: str, port: int, exc: OSError) -> str:
+def _bind_refusal(host: str, port: int, exc: OSError, option: str) -> str:
     if exc.errno == errno.EADDRINUSE:
         return (
             f"port {port} on {host} is already in use (another modelport or server?); "
-            "stop it or choose another port with --port"
+            f"stop it or choose another port with {option}"
         )
     if exc.errno == errno.EACCES:
-        return f"port {port} on {host} needs privileges to bind; choose a port above 1023"
+        return (
+            f"port {port} on {host} needs privileges to bind; choose a port above 1023 "
+            f"with {option}"
+        )
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
@@ -112,7 +127,7 @@ def worker_app() -> FastLane:
     """The app of one worker process (uvicorn's app factory)."""
     from gateway.app import create_app
 
-    return create_app(config_from_json(os.environ[CONFIG_ENV]))
+    return create_app(config_from_json(os.environ[CONFIG_ENV]), shared_ports=True)
 
 
 def config_to_json(config: ServerConfig) -> str:

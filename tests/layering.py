@@ -17,14 +17,15 @@ PACKAGES = ("model_repo", "converters", "gateway")
 # Lowest first: a module may import its own layer and the layers below it, never above.
 # `gateway -> converters -> model_repo`; inside the gateway, the flat modules every layer
 # uses (errors, metrics, logs), then the request path, the control plane, HTTP, the app
-# that wires them, and the command line on top.
+# that wires them, and the command line on top. HTTP and gRPC are two front ends side by
+# side: either may use the other's protocol-free helpers (tokens, routing hints).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("model_repo",),
     ("converters",),
     ("gateway.errors", "gateway.metrics", "gateway.logs"),
     ("gateway.serving",),
     ("gateway.control",),
-    ("gateway.rest",),
+    ("gateway.rest", "gateway.grpc"),
     ("gateway.config", "gateway.app", "gateway.server", "gateway.ray_serve"),
     ("gateway.cli", "gateway"),
 )

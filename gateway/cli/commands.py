@@ -215,6 +215,15 @@ def serve(
     repo: RepoOption = None,
     host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes it")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    grpc_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            envvar="MODELPORT_GRPC_PORT",  # how deploy/kserve's runtime sets KServe's 8081
+            help="gRPC port (KServe V2 and TF Serving's services); 0: off",
+        ),
+    ] = 8001,
     workers: Annotated[
         int, typer.Option(min=1, help="Processes sharing the port, each serving every model")
     ] = 1,
@@ -244,7 +253,7 @@ def serve(
         float, typer.Option(min=0, help="Seconds a replaced release revision serves pinned calls")
     ] = 10.0,
 ) -> None:
-    """Serve every model of the repository over the V2 and TF Serving REST APIs."""
+    """Serve every model of the repository over the V2 and TF Serving APIs (REST and gRPC)."""
     from gateway.config import MIB, ServerConfig, new_token
     from gateway.server import serve as run_server
     from model_repo.repository import Repository
@@ -271,6 +280,7 @@ def serve(
         inference_token=inference_token or None,
         host=host,
         port=port,
+        grpc_port=grpc_port,
         allow_pickle=allow_pickle,
         max_body_bytes=max_body_mib * MIB,
         max_upload_bytes=max_upload_mib * MIB,

@@ -24,7 +24,12 @@ class Auth:
 
     def admin(self, request: Request) -> None:
         """Writes: upload, aliases, delete, load and unload."""
-        token = _bearer(request, "this endpoint changes the repository")
+        self.admin_header(request.headers.get("authorization"))
+
+    def admin_header(self, header: str | None, carrier: str = "header") -> None:
+        """`admin` from the raw Authorization header, or gRPC's `authorization` metadata
+        (`carrier` names which, for the error)."""
+        token = _token(header, "this endpoint changes the repository", carrier)
         if not hmac.compare_digest(token, self._admin):
             raise Unauthorized("the bearer token is not the admin token")
 
@@ -33,26 +38,23 @@ class Auth:
         if self._reader is not None:
             self.reader_header(request.headers.get("authorization"))
 
-    def reader_header(self, header: bytes | str | None) -> None:
-        """`reader` from the raw Authorization header, for the fast lane (no Request)."""
+    def reader_header(self, header: bytes | str | None, carrier: str = "header") -> None:
+        """`reader` from the raw Authorization header, for the fast lane (no Request), or
+        from gRPC's `authorization` metadata (`carrier` names which, for the error)."""
         if self._reader is None:
             return
         if isinstance(header, bytes):
             header = header.decode("latin-1")
-        token = _token(header, "this server requires the inference token")
+        token = _token(header, "this server requires the inference token", carrier)
         if not (
             hmac.compare_digest(token, self._reader) or hmac.compare_digest(token, self._admin)
         ):
             raise Unauthorized("the bearer token is not valid for this server")
 
 
-def _bearer(request: Request, why: str) -> bytes:
-    return _token(request.headers.get("authorization"), why)
-
-
-def _token(header: str | None, why: str) -> bytes:
+def _token(header: str | None, why: str, carrier: str = "header") -> bytes:
     if header is None:
-        raise Unauthorized(f"missing 'Authorization: Bearer <token>' header; {why}")
+        raise Unauthorized(f"missing 'Authorization: Bearer <token>' {carrier}; {why}")
     if not header.lower().startswith(_SCHEME):
-        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+        raise Unauthorized(f"the Authorization {carrier} must be 'Bearer <token>'")
     return header[len(_SCHEME) :].strip().encode("latin-1")  # the bytes as sent

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.errors import Unavailable
+from gateway.errors import Overloaded
 from gateway.serving.runtime import Runtime
 from model_repo.formats import Tensors
 from model_repo.runtime_config import Batching
@@ -80,7 +80,7 @@ class BatchingRuntime:
         if rows == 0 or rows > self._max_rows:
             return await self.inner.predict(inputs)
         if len(self._queue) >= self.settings.max_queue_size:
-            raise Unavailable(
+            raise Overloaded(
                 f"{self.label}: the batching queue is full ({self.settings.max_queue_size} "
                 "requests waiting); retry shortly, or raise batching.max_queue_size"
             )

@@ -17,7 +17,7 @@ from time import perf_counter
 from typing import Any, Protocol, TypeVar
 
 from gateway.errors import GatewayError, InvalidInput, Unavailable, translate
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, VersionStats
 from gateway.serving.inference import InferenceRequest, InferenceResult
 from gateway.serving.release_board import RevisionAhead
 from gateway.serving.routing_table import ServingTable
@@ -58,6 +58,7 @@ class RouteHints:
 
 
 NO_HINTS = RouteHints()
+VersionCounts = tuple[str, int, VersionStats]  # model, version, what it served
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,24 @@ class DataPlane:
         """Returns when the version `ref` names can serve; raises why not otherwise."""
         with self.table.lease(name, ref):
             pass
+
+    def statistics(self, name: str = "", ref: str | None = None) -> list[VersionCounts]:
+        """What each version served so far (Triton's model statistics): of every model when
+        `name` is empty, of every counted version of `name`, or of the one `ref` names."""
+        metrics = self.metrics
+        if not name:
+            return [
+                (model, version, stats)
+                for model in metrics.models_counted()
+                for version, stats in sorted(metrics.counted(model).items())
+            ]
+        if ref is not None:
+            with self.table.lease(name, ref) as served:  # names an unknown model or version
+                version = served.version
+            return [(name, version, metrics.counted(name).get(version) or VersionStats())]
+        if self.table.routing(name) is None:
+            raise self.table.not_served(name)
+        return [(name, version, stats) for version, stats in sorted(metrics.counted(name).items())]
 
 
 def _inference_error(exc: Exception, served: ServedVersion) -> GatewayError:

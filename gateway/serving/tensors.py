@@ -256,8 +256,15 @@ def _strings(name: str, data: list[Any]) -> np.ndarray:
     return array
 
 
-def from_binary(name: str, datatype: str, shape: tuple[int, ...], buffer: memoryview) -> np.ndarray:
-    """An array read from a Triton binary buffer of exactly the size its shape needs."""
+def from_binary(
+    name: str,
+    datatype: str,
+    shape: tuple[int, ...],
+    buffer: memoryview,
+    size_field: str = "binary_data_size",
+) -> np.ndarray:
+    """An array read from a Triton binary buffer of exactly the size its shape needs;
+    `size_field` names where the client gave the buffer's size, for the error."""
     check_datatype(name, datatype)
     count = math.prod(shape)
     if datatype == "BYTES":
@@ -266,7 +273,7 @@ def from_binary(name: str, datatype: str, shape: tuple[int, ...], buffer: memory
     needed = count * dtype.itemsize
     if len(buffer) != needed:
         raise InvalidInput(
-            f"input {name!r}: binary_data_size is {len(buffer)} bytes but shape {list(shape)} "
+            f"input {name!r}: {size_field} is {len(buffer)} bytes but shape {list(shape)} "
             f"of {datatype} needs {needed}"
         )
     return np.frombuffer(buffer, dtype=dtype).reshape(shape)

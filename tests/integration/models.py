@@ -118,3 +118,36 @@ def seed_repository(root: Path, sources: Sources) -> None:
 
 def iris_rows(sources: Sources, rows: int = 5) -> np.ndarray:
     return sources.iris_x.to_numpy(dtype=np.float32)[::30][:rows]
+
+
+def keras_dense(path: Path) -> Any:
+    """A small Keras classifier (4 -> 8 -> 3 softmax), saved at `path` (a .keras file)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.save(path)
+    return model
+
+
+def upload(url: str, token: str, name: str, path: Path, **fields: str) -> dict[str, Any]:
+    """Publish `path` through the server's upload endpoint (converted when `to` is given)."""
+    import httpx
+
+    with path.open("rb") as handle:
+        response = httpx.post(
+            f"{url}/v2/repository/models/{name}/versions",
+            files={"file": (path.name, handle)},
+            data=fields,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=300,
+        )
+    assert response.status_code == 201, response.text
+    manifest: dict[str, Any] = response.json()
+    return manifest

@@ -27,6 +27,7 @@ class Server:
     repo: Path
     log: Path
     admin_token: str = ADMIN_TOKEN
+    grpc_target: str = ""  # host:port of its gRPC server; "" when gRPC is off
 
     @property
     def admin(self) -> dict[str, str]:
@@ -52,17 +53,25 @@ def running_server(
     timeout: float = 90,
     port: int | None = None,
     env: dict[str, str] | None = None,
+    grpc: bool = False,
 ) -> Iterator[Server]:
     """Serve `repo` until the block ends; on exit, the log must hold no traceback.
 
     `port`: a port chosen beforehand (else a free one); `env`: variables added to the
-    server's environment (every inherited `MODELPORT_*` one is dropped first).
+    server's environment (every inherited `MODELPORT_*` one is dropped first); `grpc`: run
+    the gRPC front end too, on a free port (else it is off, so that servers running side
+    by side never meet on its default port).
     """
     port = port or free_port()
+    grpc_port = free_port() if grpc else 0
     command = [*MODELPORT, "serve", "--repo", str(repo), "--port", str(port), *args]
+    command += ["--grpc-port", str(grpc_port)]
     if admin_token is not None:
         command += ["--admin-token", admin_token]
-    server = Server(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", repo, log, admin_token or "")
+    grpc_target = f"127.0.0.1:{grpc_port}" if grpc else ""
+    server = Server(
+        f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", repo, log, admin_token or "", grpc_target
+    )
     with running(command, server, timeout, env):
         yield server
 

@@ -19,9 +19,10 @@ from tests.integration.servers import MODELPORT, ROOT, free_port, running_server
 pytestmark = pytest.mark.xdist_group("gateway-serve-start")
 
 
-def _serve(repo: Path, port: int, *args: str) -> subprocess.Popen[str]:
+def _serve(repo: Path, port: int, *args: str, grpc_port: int = 0) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELPORT_")}
     command = [*MODELPORT, "serve", "--repo", str(repo), "--port", str(port), *args]
+    command += ["--grpc-port", str(grpc_port)]
     command += ["--admin-token", "t"]
     return subprocess.Popen(
         command,
@@ -94,3 +95,38 @@ def test_a_repository_that_does_not_exist_is_a_warning_and_an_empty_server(
         _, stderr = process.communicate(timeout=30)
     assert f"warning: repository {missing} does not exist yet" in stderr
     assert "--repo" in stderr
+
+
+def test_a_grpc_port_in_use_is_refused_at_once_with_its_own_exit_code(tmp_path: Path) -> None:
+    repo = Repository(tmp_path / "repo")
+    publish_tiny(repo, "m")
+    with running_server(repo.root, tmp_path / "first.log", grpc=True) as first:
+        busy = int(first.grpc_target.rpartition(":")[2])
+        started = time.monotonic()
+        second = _serve(repo.root, free_port(), grpc_port=busy)
+        stdout, stderr = second.communicate(timeout=60)
+    assert second.returncode == exit_codes.PORT_UNAVAILABLE == 17, (stdout, stderr)
+    assert f"port {busy} on 127.0.0.1 is already in use" in stderr
+    assert "--grpc-port" in stderr
+    assert "modelport serving" not in stdout and "Traceback" not in stderr
+    assert time.monotonic() - started < 30
+
+
+def test_every_worker_serves_grpc_on_the_shared_port(tmp_path: Path) -> None:
+    import tritonclient.grpc as triton
+
+    repo = Repository(tmp_path / "repo")
+    publish_tiny(repo, "m")
+    log = tmp_path / "server.log"
+    with running_server(repo.root, log, "--workers", "2", grpc=True) as server:
+        deadline = time.monotonic() + 60
+        for line in ("gRPC: KServe V2 and TF Serving's APIs on", "Application startup complete"):
+            while log.read_text().count(line) < 2:  # one line per worker
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        for _ in range(10):  # a new connection each time, so the kernel may pick either worker
+            client = triton.InferenceServerClient(server.grpc_target)
+            try:
+                assert client.is_model_ready("m")
+            finally:
+                client.close()
