@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.integration.servers import free_port
+
 MOTO_SERVER = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1"]
 
 
@@ -58,17 +60,10 @@ class MotoS3:
         return f"s3://{bucket}/{prefix}"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def moto_s3(log: Path, timeout: float = 30) -> Iterator[MotoS3]:
     """moto's server in a child process on a free loopback port, until the block ends."""
-    port = _free_port()
+    port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*MOTO_SERVER, "-p", str(port)], stdout=out, stderr=subprocess.STDOUT

@@ -130,18 +130,9 @@ def _examples_request(request: Any, method: str) -> InferenceRequest:
         raise InvalidInput("input holds no examples: set example_list or example_list_with_context")
     given = getattr(request.input, kind)
     context = _features(given.context) if kind == "example_list_with_context" else {}
-    examples = [_features(example) for example in given.examples]
-    for index, example in enumerate(examples):
-        shared = sorted(example.keys() & context.keys())
-        if shared:
-            raise InvalidInput(
-                f"example {index} repeats context feature(s) {', '.join(shared)}; a feature in "
-                "the context must not appear in the examples"
-            )
+    examples = Examples([_features(example) for example in given.examples], context)
     signature = target(request.model_spec).signature
-    return InferenceRequest(
-        [], signature=signature, method=method, examples=Examples(examples, context)
-    )
+    return InferenceRequest([], signature=signature, method=method, examples=examples)
 
 
 def _features(example: Any) -> dict[str, Feature]:

@@ -63,13 +63,6 @@ def _decode(body: bytes, method: str) -> InferenceRequest:
         raise InvalidInput("'examples' must be a non-empty list of objects (feature: value)")
     context = _features("context", doc.get("context", {}))
     parsed = [_features(f"example {i}", example) for i, example in enumerate(examples)]
-    for i, example in enumerate(parsed):
-        shared = sorted(example.keys() & context.keys())
-        if shared:
-            raise InvalidInput(
-                f"example {i} repeats context feature(s) {', '.join(shared)}; a feature in "
-                "'context' must not appear in the examples"
-            )
     return InferenceRequest(
         [], signature=signature, method=method, examples=Examples(parsed, context)
     )

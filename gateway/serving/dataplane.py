@@ -125,10 +125,11 @@ class DataPlane:
             self.metrics.rejected(name if self.table.routing(name) else "", exc.status)
             raise
 
-    async def _lease(self, name: str, ref: str | None, hints: RouteHints) -> Lease:
-        """`lease`, after re-reading the releases once when the request names a revision newer
-        than any this server has seen (another replica switched first)."""
-        if hints.revision is not None and self.catch_up is not None:
+    async def _pinned_lease(self, name: str, ref: str | None, hints: RouteHints) -> Lease:
+        """`lease` for a request naming a release revision, after re-reading the releases
+        once when the revision is newer than any this server has seen (another replica
+        switched first)."""
+        if self.catch_up is not None:
             asked = time.monotonic()
             try:
                 return self.table.lease(name, ref, hints.key, hints.release, hints.revision)
@@ -152,7 +153,10 @@ class DataPlane:
         The body is decoded under the lease, so a malformed one counts as a failure of the
         version it was sent to.
         """
-        lease = await self._lease(name, ref, hints)
+        if hints.revision is None:  # the everyday request: no coroutine to await for it
+            lease = self.lease(name, ref, hints)
+        else:
+            lease = await self._pinned_lease(name, ref, hints)
         with lease as served:
             try:
                 decoded = decode(body, meta)

@@ -32,8 +32,19 @@ class Feature:
 
 @dataclass(frozen=True, slots=True)
 class Examples:
+    """Examples and the context features every one of them shares (never repeats)."""
+
     examples: list[dict[str, Feature]]
     context: dict[str, Feature]
+
+    def __post_init__(self) -> None:
+        for index, example in enumerate(self.examples):
+            shared = sorted(example.keys() & self.context.keys())
+            if shared:
+                raise InvalidInput(
+                    f"example {index} repeats context feature(s) {', '.join(shared)}; a "
+                    "feature in the context must not appear in the examples"
+                )
 
     def merged(self) -> list[dict[str, Feature]]:
         """Each example with the context's features added."""

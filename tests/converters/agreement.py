@@ -51,6 +51,14 @@ def assert_answers_like_sklearn(
     return float(np.max(np.abs(have.astype(np.float64) - want), initial=0.0))
 
 
+def contract_tensors(rows: Any, names: list[str]) -> Tensors:
+    """`rows` as the inputs `names` of the scikit-learn contract: one [N, F] float32 `input`
+    for a model fitted on an array, else one [N, 1] tensor per column."""
+    if names == ["input"]:
+        return {"input": np.asarray(rows, dtype=np.float32)}
+    return column_tensors(rows, names)
+
+
 def column_tensors(frame: Any, names: list[str]) -> Tensors:
     """One [N, 1] tensor per column: float32 numbers, object strings."""
     out: Tensors = {}
@@ -61,7 +69,10 @@ def column_tensors(frame: Any, names: list[str]) -> Tensors:
 
 
 def as_source_takes_it(frame: Any) -> Any:
-    """`frame` with its numbers rounded through float32, as the FP32 contract hands them."""
+    """`frame` (or an array) with its numbers rounded through float32, as the FP32 contract
+    hands them."""
+    if not hasattr(frame, "columns"):
+        return np.asarray(frame, dtype=np.float32).astype(np.float64)
     from pandas.api.types import is_numeric_dtype
 
     return frame.apply(lambda c: c.astype(np.float32).astype(float) if is_numeric_dtype(c) else c)

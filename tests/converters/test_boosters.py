@@ -20,7 +20,8 @@ from converters.pipeline import convert_file
 from converters.sklearn_contract import DISCRETE
 from converters.sklearn_pmml import PMML_TOLERANCE, XGBOOST_TOLERANCE
 from model_repo import Repository
-from model_repo.manifest import Manifest, Tolerance
+from model_repo.manifest import Tolerance
+from tests.converters.agreement import as_source_takes_it, contract_tensors, served
 from tests.sklearn_cases import datasets
 
 xgboost = pytest.importorskip("xgboost")
@@ -117,37 +118,10 @@ def models(
     return saved
 
 
-def _tensors(frame: Any, input_names: list[str]) -> dict[str, np.ndarray]:
-    if input_names == ["input"]:
-        return {"input": np.asarray(frame, dtype=np.float32)}
-    out = {}
-    for name in input_names:
-        column = frame[name].to_numpy().reshape(-1, 1)
-        out[name] = column.astype(object) if column.dtype == object else column.astype(np.float32)
-    return out
-
-
-def _as_float32(frame: Any) -> Any:
-    """Fresh rows as the source model sees them through the FP32 contract."""
-    if not hasattr(frame, "columns"):
-        return np.asarray(frame, dtype=np.float32).astype(np.float64)
-    from pandas.api.types import is_numeric_dtype
-
-    return frame.apply(lambda c: c.astype(np.float32).astype(float) if is_numeric_dtype(c) else c)
-
-
 def _close(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> float:
     """The share of elements within the tolerance."""
     diff = np.abs(got.astype(np.float64) - expected)
     return float(np.mean(diff <= tolerance.atol + tolerance.rtol * np.abs(expected)))
-
-
-def _serve(repo: Repository, manifest: Manifest, inputs: dict[str, np.ndarray]) -> Any:
-    _, predictor = repo.open(manifest.name, manifest.version)
-    try:
-        return predictor.predict(inputs)
-    finally:
-        predictor.close()
 
 
 def _expected_tolerance(case: str, target: str) -> Tolerance:
@@ -175,8 +149,8 @@ def test_booster_converts_and_serves_the_answers_of_the_source_model(
         assert manifest.provenance.libraries["onnxmltools"] == "1.16.0"
 
     fresh = data[spec.data][2]
-    got = _serve(repo, manifest, _tensors(fresh, manifest.signature.input_names))
-    x = _as_float32(fresh)
+    got = served(repo, manifest, contract_tensors(fresh, manifest.signature.input_names))
+    x = as_source_takes_it(fresh)
     tolerance = parity.tolerance
     floor = 1 - tolerance.mismatch_budget - 1e-9
     if "label" in got:
@@ -207,8 +181,8 @@ def test_a_dataframe_column_named_like_another_feature_is_read_by_position(
     repo = Repository(tmp_path / "repo")
     manifest = convert_file(repo, path, "named", "onnx")
     assert manifest.signature.input_names == ["f1", "f0"]
-    got = _serve(repo, manifest, _tensors(frame, ["f1", "f0"]))["prediction"]
-    np.testing.assert_allclose(got, model.predict(_as_float32(frame)), rtol=1e-4, atol=1e-4)
+    got = served(repo, manifest, contract_tensors(frame, ["f1", "f0"]))["prediction"]
+    np.testing.assert_allclose(got, model.predict(as_source_takes_it(frame)), rtol=1e-4, atol=1e-4)
 
 
 def _one_split_lightgbm() -> tuple[Any, float]:
@@ -235,7 +209,7 @@ def test_a_float32_input_just_above_a_lightgbm_threshold_takes_lightgbm_s_branch
     repo = Repository(tmp_path / "repo")
     manifest = convert_file(repo, path, "split", "onnx", sample_path=sample)
     assert manifest.parity is not None and manifest.parity.passed
-    got = _serve(repo, manifest, {"input": np.load(sample)})["probabilities"]
+    got = served(repo, manifest, {"input": np.load(sample)})["probabilities"]
     expected = model.predict_proba(np.load(sample).astype(np.float64))
     assert abs(expected[0, 1] - expected[1, 1]) > 0.05  # the two rows take different leaves
     np.testing.assert_allclose(got, expected, atol=1e-6)
@@ -331,7 +305,7 @@ def test_native_booster_file_converts_and_serves_the_booster_s_answers(
     request = (
         {"input": rows} if inputs == ["input"] else {n: rows[:, [i]] for i, n in enumerate(inputs)}
     )
-    got = _serve(repo, manifest, request)
+    got = served(repo, manifest, request)
     expected = np.asarray(booster_predict(rows.astype(np.float64)))
     if labels is None:
         np.testing.assert_allclose(got["prediction"], expected, rtol=1e-4, atol=1e-4)

@@ -20,6 +20,7 @@ from converters.sklearn_pmml import CONVERTER, SklearnToPmml
 from converters.sklearn_synth import synthesize
 from model_repo import Manifest, Repository
 from model_repo.errors import DependencyMissing
+from tests.converters.agreement import as_source_takes_it, contract_tensors
 from tests.sklearn_cases import cases
 
 pytestmark = pytest.mark.pmml
@@ -49,31 +50,12 @@ def converted(
     return get
 
 
-def _tensors(frame: Any, input_names: list[str]) -> dict[str, np.ndarray]:
-    if input_names == ["input"]:
-        return {"input": np.asarray(frame, dtype=np.float32)}
-    out = {}
-    for name in input_names:
-        column = frame[name].to_numpy().reshape(-1, 1)
-        out[name] = column.astype(object) if column.dtype == object else column.astype(np.float32)
-    return out
-
-
-def _source_frame(frame: Any) -> Any:
-    """Fresh data as the source model sees it after the float32 contract."""
-    if not hasattr(frame, "columns"):
-        return np.asarray(frame, dtype=np.float32).astype(np.float64)
-    from pandas.api.types import is_numeric_dtype
-
-    return frame.apply(lambda c: c.astype(np.float32).astype(float) if is_numeric_dtype(c) else c)
-
-
 def _assert_serves_like_sklearn(
     repo: Repository, manifest: Manifest, model: Any, fresh: Any
 ) -> None:
     _, predictor = repo.open(manifest.name, manifest.version)
-    got = predictor.predict(_tensors(fresh, manifest.signature.input_names))
-    x = _source_frame(fresh)
+    got = predictor.predict(contract_tensors(fresh, manifest.signature.input_names))
+    x = as_source_takes_it(fresh)
     if "label" in got:
         np.testing.assert_array_equal(got["label"].astype(str), model.predict(x).astype(str))
         assert got["probabilities"].dtype == np.float32
@@ -84,7 +66,7 @@ def _assert_serves_like_sklearn(
     else:
         assert got["prediction"].dtype == np.float32
         np.testing.assert_allclose(got["prediction"], model.predict(x), rtol=1e-6, atol=1e-6)
-    first = {k: v[:1] for k, v in _tensors(fresh, manifest.signature.input_names).items()}
+    first = {k: v[:1] for k, v in contract_tensors(fresh, manifest.signature.input_names).items()}
     single = predictor.predict(first)  # the one-row path (`evaluate`) agrees with the batch
     for name, values in single.items():
         np.testing.assert_array_equal(values, got[name][:1])
@@ -123,7 +105,7 @@ def test_signature_and_served_response_are_exactly_the_onnx_ones(
     assert pmml.signature == onnx.signature
     assert pmml.labels == onnx.labels
     # The same request to both artifacts: the same outputs, shapes and dtypes.
-    request = _tensors(sklearn_data[DATA_OF[case]][2], onnx.signature.input_names)
+    request = contract_tensors(sklearn_data[DATA_OF[case]][2], onnx.signature.input_names)
     answers = []
     for store, manifest in ((onnx_repo, onnx), (repo, pmml)):
         _, predictor = store.open(manifest.name, manifest.version)

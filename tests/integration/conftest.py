@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -54,3 +55,23 @@ def peer(tmp_path_factory: pytest.TempPathFactory, peer_models: PeerModels) -> I
     log = tmp_path_factory.mktemp("peer-log") / "server.log"
     with running_server(peer_models.root, log) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def client(server: Server) -> Iterator[Any]:
+    """A tritonclient.grpc client of the module's `server` (started with grpc=True)."""
+    import tritonclient.grpc as triton
+
+    found = triton.InferenceServerClient(server.grpc_target)
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def stub(server: Server) -> Iterator[Any]:
+    """A raw GRPCInferenceService stub of the module's `server`, for what tritonclient hides."""
+    import grpc
+    from tritonclient.grpc import service_pb2_grpc
+
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)

@@ -4,12 +4,17 @@ half_plus_three imported with their version numbers, modelport classifiers and a
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
 from tests.integration.models import Sources
+from tests.integration.servers import Server
 
 HALF_PLUS_TWO = "saved_model_half_plus_two"
 HALF_PLUS_THREE = "saved_model_half_plus_three"
@@ -83,3 +88,18 @@ def _has_pmml() -> bool:
     except ImportError:
         return False
     return True
+
+
+# What the tests served by this repository share: their xdist group and the tensorflow extra.
+PEER_MARKS = [
+    pytest.mark.xdist_group("gateway-tfserving-peer"),
+    pytest.mark.tensorflow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("tensorflow") is None, reason="needs the tensorflow extra"
+    ),
+]
+
+
+def post_v1(peer: Server, path: str, body: Any) -> httpx.Response:
+    """POST a TF Serving REST body to `/v1/models/{path}` of the peer server."""
+    return httpx.post(f"{peer.url}/v1/models/{path}", json=body, timeout=30)

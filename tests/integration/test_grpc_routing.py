@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
-from tritonclient.grpc import service_pb2, service_pb2_grpc
+from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
 from model_repo.aliases import AliasTarget
@@ -41,19 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = root.parent / "server.log"
     with running_server(root, log, *args, grpc=True) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[triton.InferenceServerClient]:
-    found = triton.InferenceServerClient(server.grpc_target)
-    yield found
-    found.close()
-
-
-@pytest.fixture(scope="module")
-def stub(server: Server) -> Iterator[Any]:
-    with grpc.insecure_channel(server.grpc_target) as channel:
-        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
 
 
 def x_input(rows: int = 1, datatype: str = "FP32", columns: int = 2) -> triton.InferInput:

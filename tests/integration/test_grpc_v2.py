@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
-from tritonclient.grpc import service_pb2, service_pb2_grpc
+from tritonclient.grpc import service_pb2
 from tritonclient.utils import InferenceServerException
 
 from tests.integration.models import (
@@ -53,19 +52,6 @@ def server(
     log = folder / "server.log"
     with running_server(root, log, grpc=True) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Iterator[triton.InferenceServerClient]:
-    found = triton.InferenceServerClient(server.grpc_target)
-    yield found
-    found.close()
-
-
-@pytest.fixture(scope="module")
-def stub(server: Server) -> Iterator[Any]:
-    with grpc.insecure_channel(server.grpc_target) as channel:
-        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
 
 
 def inputs_of(arrays: dict[str, np.ndarray], datatypes: dict[str, str]) -> list[Any]:

@@ -5,7 +5,6 @@ real server (the TF Serving replay's, tests/integration/peer_repo.py)."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 from typing import Any
 
 import httpx
@@ -13,20 +12,10 @@ import numpy as np
 import pytest
 
 from tests.integration.models import IRIS_COLUMNS, Sources, iris_rows
-from tests.integration.peer_repo import REGRESSOR_COLUMNS, PeerModels
+from tests.integration.peer_repo import PEER_MARKS, REGRESSOR_COLUMNS, PeerModels, post_v1
 from tests.integration.servers import Server
 
-pytestmark = [
-    pytest.mark.xdist_group("gateway-tfserving-peer"),
-    pytest.mark.tensorflow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("tensorflow") is None, reason="needs the tensorflow extra"
-    ),
-]
-
-
-def _post(peer: Server, path: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{peer.url}/v1/models/{path}", json=body, timeout=30)
+pytestmark = PEER_MARKS
 
 
 def _examples(rows: np.ndarray, columns: list[str]) -> list[dict[str, float]]:
@@ -44,7 +33,7 @@ def test_classify_a_modelport_classifier_by_feature_names(
     context = {"sepal_width": examples[0].pop("sepal_width")}  # one value for every example
     for example in examples[1:]:
         example.pop("sepal_width")
-    response = _post(peer, f"{model}:classify", {"context": context, "examples": examples})
+    response = post_v1(peer, f"{model}:classify", {"context": context, "examples": examples})
     assert response.status_code == 200, response.text
     frame = sources.iris_x.iloc[::30].head(3).assign(sepal_width=context["sepal_width"])
     expected = sources.columns_model.predict_proba(frame)
@@ -60,7 +49,7 @@ def test_regress_a_modelport_regressor_by_feature_names(
 ) -> None:
     frame = sources.iris_x[REGRESSOR_COLUMNS].iloc[::40]
     examples = _examples(frame.to_numpy(), REGRESSOR_COLUMNS)
-    response = _post(peer, "petal:regress", {"examples": examples})
+    response = post_v1(peer, "petal:regress", {"examples": examples})
     assert response.status_code == 200, response.text
     np.testing.assert_allclose(
         response.json()["results"], peer_models.regressor.predict(frame), rtol=1e-5, atol=1e-5
@@ -81,7 +70,7 @@ def test_regress_a_modelport_regressor_by_feature_names(
 def test_examples_that_cannot_be_served_are_named(
     peer: Server, path: str, body: Any, phrase: str
 ) -> None:
-    response = _post(peer, path, body)
+    response = post_v1(peer, path, body)
     assert response.status_code == 400, response.text
     assert phrase in response.json()["error"]
 
@@ -89,7 +78,7 @@ def test_examples_that_cannot_be_served_are_named(
 def test_string_outputs_named_bytes_are_b64_the_others_text(peer: Server) -> None:
     words = [b"\x00\x01raw", "wörld".encode()]  # onnxruntime's strings must be UTF-8
     instances = [{"b64": base64.b64encode(w).decode()} for w in words]
-    rows = _post(peer, "texts:predict", {"instances": instances})
+    rows = post_v1(peer, "texts:predict", {"instances": instances})
     assert rows.status_code == 200, rows.text
     assert rows.json() == {
         "predictions": [
@@ -97,7 +86,7 @@ def test_string_outputs_named_bytes_are_b64_the_others_text(peer: Server) -> Non
             for w, text in zip(words, ["\x00\x01raw", "wörld"], strict=True)
         ]
     }
-    columns = _post(peer, "texts:predict", {"inputs": ["plain"]})
+    columns = post_v1(peer, "texts:predict", {"inputs": ["plain"]})
     assert columns.json() == {
         "outputs": {"text_bytes": [{"b64": "cGxhaW4="}], "text_out": ["plain"]}
     }

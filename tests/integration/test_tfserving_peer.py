@@ -12,26 +12,15 @@ expectation is quoted from where TF Serving states it:
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.peer_repo import HALF_PLUS_THREE, HALF_PLUS_TWO
+from tests.integration.peer_repo import HALF_PLUS_THREE, HALF_PLUS_TWO, PEER_MARKS, post_v1
 from tests.integration.servers import Server
 
-pytestmark = [
-    pytest.mark.xdist_group("gateway-tfserving-peer"),
-    pytest.mark.tensorflow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("tensorflow") is None, reason="needs the tensorflow extra"
-    ),
-]
-
-
-def _post(peer: Server, path: str, body: Any) -> httpx.Response:
-    return httpx.post(f"{peer.url}/v1/models/{path}", json=body, timeout=30)
+pytestmark = PEER_MARKS
 
 
 @pytest.mark.parametrize(
@@ -86,7 +75,7 @@ def _post(peer: Server, path: str, body: Any) -> httpx.Response:
     ],
 )
 def test_predict_answers_as_tf_serving(peer: Server, path: str, body: Any, answer: Any) -> None:
-    response = _post(peer, path, body)
+    response = post_v1(peer, path, body)
     assert response.status_code == 200, response.text
     assert response.json() == answer
     assert response.headers["x-modelport-model-version"] == "123"
@@ -148,7 +137,7 @@ def test_predict_answers_as_tf_serving(peer: Server, path: str, body: Any, answe
 def test_classify_and_regress_answer_as_tf_serving(
     peer: Server, path: str, body: Any, answer: Any
 ) -> None:
-    response = _post(peer, path, body)
+    response = post_v1(peer, path, body)
     assert response.status_code == 200, response.text
     assert response.json() == answer
 
