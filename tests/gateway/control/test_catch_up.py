@@ -37,7 +37,7 @@ def test_concurrent_requests_ahead_of_the_board_share_one_re_read(
 
     async def version_at(revision: str) -> int:
         hints = RouteHints(release="r", revision=revision)
-        with await control.data._lease("m", None, hints) as served:
+        with await control.data._pinned_lease("m", None, hints) as served:
             return served.version
 
     async def scenario() -> None:
