@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from model_repo.aliases import AliasTarget
@@ -17,14 +18,31 @@ def publish_many(
     root: str, name: str, count: int, first: float = 0.0, go_file: str | None = None
 ) -> None:
     """Publish `count` versions with offsets first, first + 1 ...; with `go_file`, only once
-    it exists, so that several publishers started one after another publish at once."""
+    it exists, so that several publishers started one after another publish at once.
+
+    With `go_file`, two publishers also wait for each other half-way: their versions then
+    interleave however the machine schedules them (a loaded machine could otherwise run one
+    to its end before the other starts, and the test would prove nothing about concurrency).
+    """
     repo = Repository(root)
     if go_file is not None:
         Path(f"{go_file}.{os.getpid()}").touch()  # ready
-        while not Path(go_file).exists():
-            time.sleep(0.001)
+        _wait_for(lambda: Path(go_file).exists())
     for i in range(count):
+        if go_file is not None and i == count // 2:
+            Path(f"{go_file}-half.{os.getpid()}").touch()
+            _wait_for(
+                lambda: len(list(Path(go_file).parent.glob(f"{Path(go_file).name}-half.*"))) >= 2
+            )
         publish_tiny(repo, name, offset=first + i)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit("the other publisher never arrived")
+        time.sleep(0.001)
 
 
 def write_forever(root: str, name: str, ready_file: str) -> None:
@@ -65,7 +83,9 @@ def set_aliases(root: str, name: str, prefix: str, count: str, go_file: str) -> 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "many":
-        publish_many(args[0], args[1], int(args[2]), *map(float, args[3:4]), *args[4:])
+        root, name, count, *rest = args
+        first = float(rest[0]) if rest else 0.0
+        publish_many(root, name, int(count), first, rest[1] if len(rest) > 1 else None)
     elif mode == "big":
         publish_big(*args)
     elif mode == "aliases":

@@ -91,7 +91,8 @@ def test_two_concurrent_publishers_get_distinct_versions(tmp_path: Path) -> None
     assert repo.versions("shared") == list(range(1, 2 * count + 1))
     offsets = [repo.manifest("shared", v).notes["offset"] for v in repo.versions("shared")]
     assert sorted(offsets) == [float(i) for i in range(count)] + [1000.0 + i for i in range(count)]
-    # Each publisher's versions in its own order, and the two really ran at once.
+    # Each publisher's versions in its own order, and the two really ran at once (they meet
+    # half-way, so the claims overlap at least twice).
     publisher = [offset >= 1000 for offset in offsets]
     for mine in (False, True):
         own = [o for o, p in zip(offsets, publisher, strict=True) if p is mine]
