@@ -41,7 +41,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise SystemExit("the other publisher never arrived")
+            raise SystemExit("the other writer never arrived")
         time.sleep(0.001)
 
 
@@ -74,8 +74,7 @@ def set_aliases(root: str, name: str, prefix: str, count: str, go_file: str) -> 
     """Point `count` aliases `<prefix>0`, `<prefix>1` ... at version 1, once `go_file` exists."""
     repo = Repository(root)
     Path(f"{go_file}.{os.getpid()}").touch()
-    while not Path(go_file).exists():
-        time.sleep(0.001)
+    _wait_for(lambda: Path(go_file).exists())
     for i in range(int(count)):
         repo.set_alias(name, f"{prefix}{i}", AliasTarget(version=1))
 

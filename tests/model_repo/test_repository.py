@@ -92,7 +92,7 @@ def test_two_concurrent_publishers_get_distinct_versions(tmp_path: Path) -> None
     offsets = [repo.manifest("shared", v).notes["offset"] for v in repo.versions("shared")]
     assert sorted(offsets) == [float(i) for i in range(count)] + [1000.0 + i for i in range(count)]
     # Each publisher's versions in its own order, and the two really ran at once (they meet
-    # half-way, so the claims overlap at least twice).
+    # half-way, so each has versions both before and after some of the other's).
     publisher = [offset >= 1000 for offset in offsets]
     for mine in (False, True):
         own = [o for o, p in zip(offsets, publisher, strict=True) if p is mine]
