@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from model_repo._s3storage import S3Storage
 from model_repo.aliases import AliasTarget
 from model_repo.manifest import Manifest, Provenance
 from model_repo.repository import Repository
@@ -58,8 +59,15 @@ def write_forever(root: str, name: str, ready_file: str) -> None:
             time.sleep(0.001)
 
 
-def publish_big(root: str, name: str, megabytes: str) -> None:
-    """Publish one version whose files take a while to upload (to be killed meanwhile)."""
+def publish_big(root: str, name: str, megabytes: str, hold_file: str | None = None) -> None:
+    """Publish one version whose files take a while to upload (to be killed meanwhile).
+
+    With `hold_file` (S3 only), every file is uploaded, `<hold_file>.staged` says so, and the
+    manifest is written only once `hold_file` exists: a reader then looks at a half-published
+    version however the machine schedules the two processes.
+    """
+    if hold_file is not None:
+        _hold_after_upload(hold_file)
     repo = Repository(root)
     with repo.stage(name) as staging:
         signature = write_tiny_onnx(staging.path / "model.onnx")
@@ -68,6 +76,20 @@ def publish_big(root: str, name: str, megabytes: str) -> None:
                 handle.write(os.urandom(1 << 20))
         draft = Manifest(name, "onnx", "model.onnx", signature, Provenance(framework="onnx"))
         staging.publish(draft)
+
+
+def _hold_after_upload(hold_file: str) -> None:
+    """Pause S3 publishing between the files and the manifest (the real upload still runs)."""
+    upload = S3Storage._upload
+
+    def upload_then_hold(
+        storage: S3Storage, name: str, number: int, content: Path, files: list[str]
+    ) -> None:
+        upload(storage, name, number, content, files)
+        Path(f"{hold_file}.staged").touch()
+        _wait_for(lambda: Path(hold_file).exists())
+
+    S3Storage._upload = upload_then_hold  # type: ignore[method-assign, assignment]
 
 
 def set_aliases(root: str, name: str, prefix: str, count: str, go_file: str) -> None:

@@ -157,14 +157,28 @@ def test_two_publisher_processes_get_distinct_numbers(s3_root: str, tmp_path: Pa
     assert sum(a != b for a, b in itertools.pairwise(publisher)) > 1, publisher  # interleaved
 
 
-def test_a_reader_never_sees_half_a_version(s3_root: str) -> None:
-    proc = _publisher("big", s3_root, "big", "24")
+def test_a_reader_never_sees_half_a_version(s3_root: str, tmp_path: Path) -> None:
+    hold = tmp_path / "hold"
+    proc = _publisher("big", s3_root, "big", "24", str(hold))
     repo = Repository(s3_root)
     looks = 0
-    while proc.poll() is None:
+
+    def look() -> None:
+        nonlocal looks
         for version in repo.versions("big"):
             repo.verify("big", version)  # listed means complete: every file is there
         looks += 1
+
+    deadline = time.monotonic() + 120
+    while not hold.with_suffix(".staged").exists():  # uploading, then every file is up
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline
+        look()
+    for _ in range(4):  # every file up, the manifest not yet written
+        look()
+    hold.touch()
+    while proc.poll() is None:
+        look()
     _, stderr = proc.communicate()
     assert proc.returncode == 0 and looks > 3, stderr.decode()
     assert repo.versions("big") == [1]
